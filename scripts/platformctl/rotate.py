@@ -1,0 +1,150 @@
+"""`rotate --secret NAME`: new value -> new KV version -> credential -> Secrets; undo all on any failure.
+
+Steps after the KV write are callables so the CLI can wire the real ones (PostgreSQL, Kubernetes) and
+each one is undone in reverse order when a later one fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from platformctl import jwtkeys, pgrole
+from platformctl.errors import ConfigError, PlatformError, UsageError
+from platformctl.rollout import Roller
+from platformctl.secret_map import RotationSpec, SecretMap
+from platformctl.secrets_sync import SecretStore, sync
+from platformctl.vault import Vault
+
+# (old value, new value) -> None; raise to abort the rotation.
+Step = Callable[[str, str], None]
+
+
+@dataclass
+class Plan:
+    name: str
+    spec: RotationSpec
+    steps: list[tuple[str, Step]] = field(default_factory=list)
+
+
+def spec_for(secret_map: SecretMap, name: str) -> RotationSpec:
+    if name not in secret_map.rotations:
+        choices = ", ".join(sorted(secret_map.rotations))
+        raise UsageError(f"unknown secret '{name}' for rotate (choose {choices})")
+    return secret_map.rotations[name]
+
+
+def new_value(spec: RotationSpec, old: str) -> str:
+    if spec.kind == "jwt-keyset":
+        return jwtkeys.rotate(old, timedelta(seconds=spec.max_token_lifetime_seconds))
+    return secrets.token_urlsafe(32)
+
+
+def describe(plan: Plan, vault: Vault) -> list[str]:
+    """What the rotation would do, for --dry-run."""
+    where = f"{vault.mount}/{vault.env}/{plan.spec.path}"
+    lines = [
+        f"generate a new value for {where} key '{plan.spec.key}' ({plan.spec.kind})",
+        f"write it as a new KV version of {where} (check-and-set on the current version)",
+    ]
+    lines += [f"then: {title}" for title, _ in plan.steps]
+    lines.append("on any failure: restore the previous value as a new KV version and undo the steps done")
+    return lines
+
+
+def run(plan: Plan, vault: Vault, say: Callable[[str], None]) -> tuple[int, int]:
+    """Rotate; return (previous KV version, new KV version). On failure restore and re-raise."""
+    current = vault.read(plan.spec.path)
+    old = current.data.get(plan.spec.key, "")
+    new = new_value(plan.spec, old)
+    version = vault.write(plan.spec.path, {**current.data, plan.spec.key: new}, cas=current.version)
+    say(f"wrote {vault.mount}/{vault.env}/{plan.spec.path} version {version}")
+    done: list[tuple[str, Step]] = []
+    try:
+        for title, step in plan.steps:
+            done.append((title, step))  # a failed step may have half happened: undo it too
+            step(old, new)
+            say(f"done: {title}")
+    except KeyboardInterrupt:
+        _rollback(plan, vault, current.data, version, done, old, new, say)
+        raise
+    except Exception as exc:
+        _rollback(plan, vault, current.data, version, done, old, new, say)
+        error = PlatformError(f"rotation of {plan.name} failed ({exc}); previous value restored")
+        error.exit_code = getattr(exc, "exit_code", 1)
+        raise error from None
+    return current.version, version
+
+
+def _rollback(
+    plan: Plan,
+    vault: Vault,
+    old_data: dict[str, str],
+    version: int,
+    done: list[tuple[str, Step]],
+    old: str,
+    new: str,
+    say: Callable[[str], None],
+) -> None:
+    restored = vault.write(plan.spec.path, old_data, cas=version)
+    where = f"{vault.mount}/{vault.env}/{plan.spec.path}"
+    say(f"rolled back: {where} version {restored} holds the previous value")
+    for title, step in reversed(done):
+        try:
+            step(new, old)  # every step is symmetric: apply the old value again
+            say(f"rolled back: {title}")
+        except Exception as exc:  # keep undoing the rest; the operator gets the list
+            say(f"ROLLBACK INCOMPLETE: {title}: {type(exc).__name__}: {exc}")
+
+
+def steps_for(
+    spec: RotationSpec,
+    secret_map: SecretMap,
+    vault: Vault,
+    store: SecretStore,
+    pg_dsn: str | None,
+    roller: Roller | None = None,
+) -> list[tuple[str, Step]]:
+    """The real steps: the credential where it lives (if anywhere but the Secret), the Secrets, then
+    a rolling restart of the consumers' Deployments (waited for)."""
+    steps: list[tuple[str, Step]] = []
+    if spec.kind == "postgres-role":
+        if not pg_dsn or not spec.role:
+            raise ConfigError(
+                "rotating a PostgreSQL role needs PLATFORMCTL_PG_DSN (admin connection, e.g. "
+                "through `kubectl port-forward`) and `role` in the secret map"
+            )
+        dsn, role = pg_dsn, spec.role
+        steps.append((f"ALTER ROLE {role}", lambda _old, new: pgrole.set_password(dsn, role, new)))
+    names = sorted(n for n, s in secret_map.secrets.items() if s.path == spec.path)
+    steps.append(
+        (f"update Secrets {', '.join(names)}", lambda _old, _new: _sync(vault, store, secret_map, names))
+    )
+    if roller is not None:
+        for namespace, releases in sorted(_consumers(secret_map, names).items()):
+            steps.append(
+                (
+                    f"roll {', '.join(releases)} in {namespace}",
+                    lambda _old, _new, ns=namespace, rel=releases: _roll(roller, ns, rel),
+                )
+            )
+    return steps
+
+
+def _consumers(secret_map: SecretMap, names: list[str]) -> dict[str, list[str]]:
+    """namespace -> consumer releases (a Secret is mounted only in its own namespace)."""
+    out: dict[str, set[str]] = {}
+    for name in names:
+        spec = secret_map.secrets[name]
+        out.setdefault(spec.namespace, set()).update(spec.consumers)
+    return {ns: sorted(releases) for ns, releases in out.items()}
+
+
+def _roll(roller: Roller, namespace: str, releases: list[str]) -> None:
+    roller.roll(namespace, releases)
+
+
+def _sync(vault: Vault, store: SecretStore, secret_map: SecretMap, names: list[str]) -> None:
+    sync(vault, store, secret_map, only=names)

@@ -1,0 +1,124 @@
+"""`storage ensure`: the platform's buckets on any S3-compatible store (MinIO in cluster), idempotently."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from platformctl.errors import ConfigError
+
+# bucket -> (consumer identity, object prefix it may touch); docs/architecture.md, "Messaging".
+BUCKETS: dict[str, tuple[str, str]] = {
+    "notifications": ("notifications", "users/"),
+    "backups": ("backups", ""),
+}
+_UNSUPPORTED = {"NotImplemented", "NotImplementedError", "MalformedPolicy", "UnsupportedOperation"}
+
+
+@dataclass(frozen=True)
+class BucketResult:
+    bucket: str
+    created: bool
+    versioning: str
+    policy: str
+
+
+def client(endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1") -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(
+            s3={"addressing_style": "path"}, retries={"max_attempts": 3}, connect_timeout=5, read_timeout=30
+        ),
+    )
+
+
+def policy(bucket: str, consumer: str, prefix: str) -> str:
+    """Least privilege: the consumer may list its prefix and read/write objects under it, nothing else."""
+    principal = {"AWS": [f"arn:aws:iam:::user/{consumer}"]}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "list",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [f"arn:aws:s3:::{bucket}"],
+                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                },
+                {
+                    "Sid": "objects",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _create(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if _code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+    s3.create_bucket(Bucket=bucket)
+    return True
+
+
+def _versioning(s3: Any, bucket: str) -> str:
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return str(s3.get_bucket_versioning(Bucket=bucket).get("Status", "unsupported"))
+
+
+def _policy(s3: Any, bucket: str, consumer: str, prefix: str) -> str:
+    try:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(bucket, consumer, prefix))
+    except ClientError as exc:
+        if _code(exc) in _UNSUPPORTED:
+            return "unsupported by this S3 server"
+        raise
+    return f"{consumer} on {prefix or '*'}"
+
+
+def ensure(
+    s3: Any, buckets: dict[str, tuple[str, str]] | None = None, dry_run: bool = False
+) -> list[BucketResult]:
+    results = []
+    for bucket, (consumer, prefix) in sorted((buckets or BUCKETS).items()):
+        try:
+            if dry_run:
+                results.append(BucketResult(bucket, False, "(dry run)", "(dry run)"))
+                continue
+            created = _create(s3, bucket)
+            versioning = _versioning(s3, bucket)
+            results.append(BucketResult(bucket, created, versioning, _policy(s3, bucket, consumer, prefix)))
+        except ClientError as exc:
+            raise ConfigError(
+                f"S3 call for bucket {bucket} failed: {_code(exc) or 'error'}; check the "
+                "endpoint and the admin credentials in Vault (kv/<env>/minio)"
+            ) from None
+        except BotoCoreError as exc:
+            raise ConfigError(
+                f"S3 endpoint unreachable or misconfigured ({type(exc).__name__}); check --endpoint"
+            ) from None
+    return results

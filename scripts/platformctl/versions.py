@@ -1,0 +1,117 @@
+"""versions.yaml: the single source of truth for tool, chart, Kubernetes and image versions."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from platformctl.errors import ConfigError
+from platformctl.paths import versions_file
+
+_FLOATING = re.compile(r"(^|[^a-z])(latest|stable|main|master|head|edge|nightly)([^a-z]|$)", re.IGNORECASE)
+_SEMVER = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+.][0-9A-Za-z.-]+)?$")
+
+
+def _pinned(value: str) -> str:
+    """An exact version: digits first, no floating tag, no range operator."""
+    if not value or _FLOATING.search(value) or any(c in value for c in "<>=~^*| "):
+        raise ValueError(f"'{value}' is not an exact pin")
+    return value
+
+
+def _semver(value: str) -> str:
+    if not _SEMVER.match(_pinned(value)):
+        raise ValueError(f"'{value}' is not a version number")
+    return value
+
+
+Pin = Annotated[str, AfterValidator(_pinned)]
+Version = Annotated[str, AfterValidator(_semver)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tool(_Strict):
+    source: Literal["pypi-wheel", "pypi-venv", "path", "apt"]
+    version: Version | None = None
+    minimum: Version | None = None
+    package: str | None = None
+    package_version: Version | None = None
+    wheel_sha256: Annotated[str, AfterValidator(lambda v: _hex64(v))] | None = None
+    member: str | None = None
+
+    @property
+    def required(self) -> str:
+        return self.version or f">= {self.minimum}"
+
+
+def _hex64(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError("wheel_sha256 must be 64 lowercase hex digits")
+    return value
+
+
+class KubernetesVersions(_Strict):
+    validate_: list[Version]
+    harness: Version
+    kind_node_image: Pin
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class UpstreamChart(_Strict):
+    repository: str
+    chart: str
+    version: Version
+
+
+class Image(_Strict):
+    repository: str
+    tag: Pin
+
+
+class Versions(_Strict):
+    schema_: Literal[1]
+    tools: dict[str, Tool]
+    kubernetes: KubernetesVersions
+    charts: dict[str, UpstreamChart]
+    images: dict[str, Image]
+
+
+def parse(text: str, source: str = "versions.yaml") -> Versions:
+    """Validate the YAML text of a versions file; every problem becomes one ConfigError line."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({exc}); fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    raw = {("schema_" if k == "schema" else k): v for k, v in raw.items()}
+    if isinstance(raw.get("kubernetes"), dict):
+        raw["kubernetes"] = {("validate_" if k == "validate" else k): v for k, v in raw["kubernetes"].items()}
+    try:
+        return Versions.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p).rstrip("_") for p in first["loc"])
+        raise ConfigError(f"{source}: {where}: {first['msg']}; pin an exact version") from None
+
+
+@cache
+def _load_cached(path: Path, mtime_ns: int) -> Versions:
+    return parse(path.read_text(), str(path.name))
+
+
+def load(path: Path | None = None) -> Versions:
+    """Load and validate versions.yaml (cached per file modification time)."""
+    target = path or versions_file()
+    if not target.is_file():
+        raise ConfigError(f"{target} is missing; restore it from git")
+    return _load_cached(target, target.stat().st_mtime_ns)

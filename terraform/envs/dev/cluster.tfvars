@@ -1,0 +1,3 @@
+env          = "dev"
+cluster_type = "kind"
+kind_workers = 1

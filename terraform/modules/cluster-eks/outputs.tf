@@ -1,0 +1,40 @@
+output "cluster_name" {
+  description = "Name of the EKS cluster."
+  value       = aws_eks_cluster.this.name
+}
+
+output "endpoint" {
+  description = "URL of the Kubernetes API server."
+  value       = aws_eks_cluster.this.endpoint
+}
+
+output "cluster_ca_certificate" {
+  description = "PEM CA certificate of the API server."
+  value       = base64decode(aws_eks_cluster.this.certificate_authority[0].data)
+}
+
+output "kubeconfig" {
+  description = "Kubeconfig that authenticates through `aws eks get-token` (no static credential inside)."
+  value       = local.kubeconfig
+  sensitive   = true
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the IAM OIDC provider for IRSA."
+  value       = aws_iam_openid_connect_provider.this.arn
+}
+
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = aws_vpc.this.id
+}
+
+output "private_subnet_ids" {
+  description = "IDs of the private subnets (nodes), one per availability zone."
+  value       = aws_subnet.private[*].id
+}
+
+output "public_subnet_ids" {
+  description = "IDs of the public subnets (load balancers, NAT), one per availability zone."
+  value       = aws_subnet.public[*].id
+}

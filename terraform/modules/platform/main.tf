@@ -1,0 +1,126 @@
+locals {
+  namespaces = setsubtract(distinct([for r in var.releases : r.namespace]), var.unmanaged_namespaces)
+
+  # Releases keyed by name, grouped by wave; one helm_release block per wave serialises the waves.
+  by_wave = { for wave in range(5) : wave => { for r in var.releases : r.name => r if r.wave == wave } }
+
+  # Common, env and generated values files in that order (later ones win). The generated file is
+  # optional at plan time: `platformctl values` writes it just before the apply.
+  values = { for r in var.releases : r.name => [
+    for f in r.values_files : file(local.abs[f]) if fileexists(local.abs[f])
+  ] }
+  abs = { for f in flatten([for r in var.releases : r.values_files]) : f => startswith(f, "/") ? f : "${var.repo_root}/${f}" }
+
+  charts = { for r in var.releases : r.name => r.chart.path == null ? r.chart.name : "${var.repo_root}/${r.chart.path}" }
+}
+
+resource "kubernetes_namespace_v1" "this" {
+  for_each = local.namespaces
+
+  metadata {
+    name = each.key
+    labels = {
+      "pod-security.kubernetes.io/enforce" = lookup(var.pod_security_exceptions, each.key, "restricted")
+      "pod-security.kubernetes.io/warn"    = "restricted"
+      "pod-security.kubernetes.io/audit"   = "restricted"
+      "app.kubernetes.io/managed-by"       = "terraform"
+    }
+  }
+}
+
+# The five blocks below differ only in their wave and depends_on. No `set`/`set_sensitive`: every
+# setting comes from values files, and secrets only by existingSecret name.
+resource "helm_release" "wave_0" {
+  for_each = local.by_wave[0]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [kubernetes_namespace_v1.this]
+}
+
+resource "helm_release" "wave_1" {
+  for_each = local.by_wave[1]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [helm_release.wave_0]
+}
+
+resource "helm_release" "wave_2" {
+  for_each = local.by_wave[2]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [helm_release.wave_1]
+}
+
+resource "helm_release" "wave_3" {
+  for_each = local.by_wave[3]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [helm_release.wave_2]
+}
+
+resource "helm_release" "wave_4" {
+  for_each = local.by_wave[4]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [helm_release.wave_3]
+}

@@ -1,0 +1,72 @@
+variable "releases" {
+  description = "Ordered release plan, exactly as the release-plan module outputs it."
+  type = list(object({
+    name      = string
+    namespace = string
+    wave      = number
+    needs     = list(string)
+    chart = object({
+      path       = string
+      repository = string
+      name       = string
+      version    = string
+    })
+    values_files = list(string)
+    timeout      = number
+    autoscaling  = bool
+  }))
+
+  validation {
+    condition     = alltrue([for r in var.releases : contains([0, 1, 2, 3, 4], r.wave)])
+    error_message = "Every release wave must be 0-4 (one helm_release block per wave in main.tf)."
+  }
+  validation {
+    condition     = length(distinct([for r in var.releases : r.name])) == length(var.releases)
+    error_message = "Release names must be unique."
+  }
+  validation {
+    condition     = alltrue([for r in var.releases : (r.chart.path == null) != (r.chart.repository == null || r.chart.version == null)])
+    error_message = "Each chart is either a local path or a repository with a pinned version."
+  }
+}
+
+variable "repo_root" {
+  description = "Absolute repository root; relative chart paths and values files are resolved against it."
+  type        = string
+
+  validation {
+    condition     = startswith(var.repo_root, "/") && fileexists("${var.repo_root}/versions.yaml")
+    error_message = "The repo_root must be an absolute path to a directory holding versions.yaml."
+  }
+}
+
+variable "max_history" {
+  description = "Helm release revisions kept per release (rollback depth)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_history >= 2 && var.max_history <= 50
+    error_message = "The max_history must be between 2 and 50."
+  }
+}
+
+variable "pod_security_exceptions" {
+  description = "Pod Security `enforce` level per namespace where `restricted` cannot hold (warn/audit stay restricted)."
+  type        = map(string)
+  default = {
+    # node-exporter needs hostNetwork, hostPID and hostPath volumes.
+    monitoring = "privileged"
+  }
+
+  validation {
+    condition     = alltrue([for level in values(var.pod_security_exceptions) : contains(["baseline", "privileged"], level)])
+    error_message = "An exception level must be baseline or privileged."
+  }
+}
+
+variable "unmanaged_namespaces" {
+  description = "Namespaces that exist in every cluster and are therefore not created or labelled here."
+  type        = list(string)
+  default     = ["kube-system", "default"]
+}

@@ -1,0 +1,65 @@
+locals {
+  root        = abspath(coalesce(var.repo_root, "${path.module}/../../.."))
+  versions    = yamldecode(file("${local.root}/versions.yaml"))
+  values_base = startswith(var.values_dir, "/") ? var.values_dir : "${local.root}/${var.values_dir}"
+
+  # What each environment gets unless a feature switch says otherwise. metrics-server only on kind
+  # (EKS ships its own metrics pipeline); TLS through cert-manager only where there are real hosts.
+  env_defaults = {
+    dev     = { monitoring = true, ingress = true, tls = false, metrics_server = true, autoscaling = false }
+    staging = { monitoring = true, ingress = true, tls = true, metrics_server = false, autoscaling = true }
+    prod    = { monitoring = true, ingress = true, tls = true, metrics_server = false, autoscaling = true }
+  }
+  # lookup() keeps evaluation alive for an invalid env so the variable validation reports it.
+  defaults = lookup(local.env_defaults, var.env, local.env_defaults.dev)
+  features = { for name, value in local.defaults : name => coalesce(var.features[name], value) }
+
+  # The table in docs/architecture.md. `feature` null means always installed; `chart` null means an
+  # upstream chart pinned in versions.yaml under the release name; `scalable` marks HPA-sized workloads.
+  catalog = [
+    { name = "cert-manager", namespace = "cert-manager", wave = 0, needs = [], feature = "tls", chart = null, timeout = 300, scalable = false },
+    { name = "metrics-server", namespace = "kube-system", wave = 0, needs = [], feature = "metrics_server", chart = null, timeout = 300, scalable = false },
+    { name = "kube-prometheus-stack", namespace = "monitoring", wave = 0, needs = [], feature = "monitoring", chart = null, timeout = 900, scalable = false },
+    { name = "traefik", namespace = "ingress", wave = 0, needs = [], feature = "ingress", chart = null, timeout = 300, scalable = false },
+    { name = "platform", namespace = "platform", wave = 1, needs = ["cert-manager", "kube-prometheus-stack", "traefik"], feature = null, chart = "platform", timeout = 300, scalable = false },
+    { name = "postgresql", namespace = "data", wave = 2, needs = [], feature = null, chart = "postgresql", timeout = 600, scalable = false },
+    { name = "rabbitmq", namespace = "data", wave = 2, needs = [], feature = null, chart = "rabbitmq", timeout = 600, scalable = false },
+    { name = "minio", namespace = "data", wave = 2, needs = [], feature = null, chart = "minio", timeout = 600, scalable = false },
+    { name = "users", namespace = "apps", wave = 3, needs = ["postgresql"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+    { name = "auth", namespace = "apps", wave = 4, needs = ["users", "rabbitmq"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+    { name = "notifications", namespace = "apps", wave = 4, needs = ["rabbitmq", "minio"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+  ]
+  waves = range(5)
+
+  enabled       = [for r in local.catalog : r if r.feature == null ? true : local.features[r.feature]]
+  enabled_names = [for r in local.enabled : r.name]
+  wave_of       = { for r in local.enabled : r.name => r.wave }
+
+  releases = flatten([for wave in local.waves : [for r in local.enabled : {
+    name      = r.name
+    namespace = r.namespace
+    wave      = r.wave
+    needs     = [for n in r.needs : n if contains(local.enabled_names, n)]
+    chart = {
+      path       = r.chart == null ? null : "charts/${r.chart}"
+      repository = r.chart == null ? local.versions.charts[r.name].repository : null
+      name       = r.chart == null ? local.versions.charts[r.name].chart : r.chart
+      version    = r.chart == null ? local.versions.charts[r.name].version : null
+    }
+    values_files = [
+      "${var.values_dir}/common/${r.name}.yaml",
+      "${var.values_dir}/${var.env}/${r.name}.yaml",
+      "${var.values_dir}/generated/${var.env}/${r.name}.yaml",
+    ]
+    timeout     = lookup(var.timeouts, r.name, r.timeout)
+    autoscaling = r.scalable && local.features.autoscaling
+  } if r.wave == wave]])
+
+  # Checked by the output preconditions so that a broken plan never reaches Helm.
+  missing_charts = [for r in local.enabled : r.name if r.chart == null && !contains(keys(local.versions.charts), r.name)]
+  required_files = flatten([for r in local.enabled : ["common/${r.name}.yaml", "${var.env}/${r.name}.yaml"]])
+  missing_files  = [for f in local.required_files : "${var.values_dir}/${f}" if !fileexists("${local.values_base}/${f}")]
+  bad_order = [for r in local.enabled : r.name
+  if anytrue([for n in r.needs : lookup(local.wave_of, n, -1) >= r.wave])]
+  unknown_timeouts = setsubtract(keys(var.timeouts), [for r in local.catalog : r.name])
+}

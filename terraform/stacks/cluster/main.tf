@@ -1,0 +1,58 @@
+locals {
+  name     = coalesce(var.name, "platform-${var.env}")
+  versions = yamldecode(file("${path.root}/../../../versions.yaml"))
+  is_eks   = var.cluster_type == "eks"
+  # kind and EKS run the same Kubernetes minor, both taken from the one pin in versions.yaml.
+  node_image  = local.versions.kubernetes.kind_node_image
+  k8s_version = regex("^kindest/node:v([0-9]+\\.[0-9]+)\\.", local.node_image)[0]
+}
+
+provider "kind" {}
+
+provider "aws" {
+  region = var.aws_region
+  default_tags {
+    tags = merge(var.tags, { env = var.env, "managed-by" = "terraform" })
+  }
+
+  # For kind clusters the provider must still configure, but it must never reach (or need) AWS.
+  skip_credentials_validation = !local.is_eks
+  skip_requesting_account_id  = !local.is_eks
+  skip_metadata_api_check     = !local.is_eks
+  access_key                  = local.is_eks ? null : "unused-for-kind"
+  secret_key                  = local.is_eks ? null : "unused-for-kind"
+}
+
+module "kind" {
+  source = "../../modules/cluster-kind"
+  count  = local.is_eks ? 0 : 1
+
+  name            = local.name
+  node_image      = local.node_image
+  workers         = var.kind_workers
+  kubeconfig_path = coalesce(var.kubeconfig_path, abspath("${path.root}/../../../.state/${var.env}/kubeconfig"))
+}
+
+module "eks" {
+  source = "../../modules/cluster-eks"
+  count  = local.is_eks ? 1 : 0
+
+  name                         = local.name
+  kubernetes_version           = local.k8s_version
+  availability_zones           = var.availability_zones
+  vpc_cidr                     = var.vpc_cidr
+  single_nat_gateway           = var.single_nat_gateway
+  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
+  node_group                   = var.node_group
+  tags                         = var.tags
+}
+
+locals {
+  # Both modules expose the same outputs, so the platform stack does not care which one ran.
+  cluster = {
+    cluster_name           = one(concat(module.eks[*].cluster_name, module.kind[*].cluster_name))
+    endpoint               = one(concat(module.eks[*].endpoint, module.kind[*].endpoint))
+    cluster_ca_certificate = one(concat(module.eks[*].cluster_ca_certificate, module.kind[*].cluster_ca_certificate))
+    kubeconfig             = one(concat(module.eks[*].kubeconfig, module.kind[*].kubeconfig))
+  }
+}

@@ -1,0 +1,14 @@
+output "release_plan" {
+  description = "Names of the planned releases in install order."
+  value       = module.release_plan.release_names
+}
+
+output "releases" {
+  description = "Installed releases with namespace, chart, version and status."
+  value       = module.platform.releases
+}
+
+output "namespaces" {
+  description = "Namespaces created by the stack with their Pod Security enforce level."
+  value       = module.platform.namespaces
+}

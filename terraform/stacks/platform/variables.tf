@@ -1,0 +1,56 @@
+variable "env" {
+  description = "Environment name: dev, staging or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.env)
+    error_message = "The env must be one of dev, staging, prod."
+  }
+}
+
+variable "kubeconfig_path" {
+  description = "Kubeconfig written by platformctl from the cluster stack's `kubeconfig` output."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.kubeconfig_path)) > 0
+    error_message = "The kubeconfig_path must not be empty."
+  }
+}
+
+variable "kube_context" {
+  description = "Context inside the kubeconfig; null uses its current-context."
+  type        = string
+  default     = null
+}
+
+variable "features" {
+  description = "Feature switches for the release plan (null fields take the env default)."
+  type = object({
+    monitoring     = optional(bool)
+    ingress        = optional(bool)
+    tls            = optional(bool)
+    metrics_server = optional(bool)
+    autoscaling    = optional(bool)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "timeouts" {
+  description = "Per-release Helm timeout overrides in seconds."
+  type        = map(number)
+  default     = {}
+  nullable    = false
+}
+
+variable "max_history" {
+  description = "Helm release revisions kept per release."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_history >= 2 && var.max_history <= 50
+    error_message = "The max_history must be between 2 and 50."
+  }
+}

@@ -1,0 +1,85 @@
+"""Behaviour of the microservice chart's switches: ingress kind, checksums, TLS wiring, migration hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.charts import render
+from tests.charts.validate import validate_object
+
+USERS = render.release("users")
+
+
+def _kinds(docs: list[dict]) -> dict[str, dict]:
+    return {o["kind"]: o for o in docs}
+
+
+def test_plain_ingress_switch():
+    docs = _kinds(render.render(USERS, "staging", extra=["--set", "ingress.kind=Ingress"]))
+    assert "IngressRoute" not in docs
+    ingress = docs["Ingress"]
+    for version in render.versions()["kubernetes"]["validate"]:
+        validate_object(ingress, version)
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "api.staging.platform.example.com"
+    assert rule["http"]["paths"][0]["path"] == "/users-ms"
+    assert ingress["spec"]["tls"][0]["secretName"] == "api-tls"
+    assert ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"] == (
+        "apps-security-headers@kubernetescrd,apps-rate-limit@kubernetescrd"
+    )
+
+
+def _pod_annotations(docs: list[dict]) -> dict[str, str]:
+    return _kinds(docs)["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_changed_setting_or_secret_rolls_the_pods():
+    base = _pod_annotations(render.render(USERS, "dev"))
+    setting = _pod_annotations(
+        render.render(USERS, "dev", extra=["--set-string", "settings.USERS_BCRYPT_ROUNDS=13"])
+    )
+    secret = _pod_annotations(render.render(USERS, "dev", extra=["--set-string", "secretChecksum=changed"]))
+    assert setting["checksum/config"] != base["checksum/config"]
+    assert setting["checksum/secret"] == base["checksum/secret"]
+    assert secret["checksum/secret"] == "changed" != base["checksum/secret"]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_tls_certificate_covers_the_routes(rendered, env):
+    cert = next(o for o in rendered[("platform", env)] if o["kind"] == "Certificate")
+    for rel in ("users", "auth", "notifications"):
+        route = _kinds(rendered[(rel, env)])["IngressRoute"]
+        assert route["spec"]["tls"] == {"secretName": cert["spec"]["secretName"]}
+        host = route["spec"]["routes"][0]["match"].split("`")[1]
+        assert host in cert["spec"]["dnsNames"]
+        assert cert["metadata"]["namespace"] == render.release(rel).namespace
+
+
+def test_dev_uses_traefik_default_certificate(rendered):
+    assert not [o for o in rendered[("platform", "dev")] if o["kind"] in {"Certificate", "ClusterIssuer"}]
+    route = _kinds(rendered[("users", "dev")])["IngressRoute"]
+    assert route["spec"]["tls"] == {}
+
+
+def test_migration_job_is_a_pre_upgrade_hook(rendered):
+    docs = rendered[("users", "prod")]
+    job = next(o for o in docs if o["kind"] == "Job")
+    assert job["metadata"]["name"] == "users-migrate"
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["USERS_DB_PASSWORD_FILE"] == "/var/run/secrets/platform/users-db/password"
+    hook_policy = next(
+        o for o in docs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "users-migrate"
+    )
+    assert int(hook_policy["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        job["metadata"]["annotations"]["helm.sh/hook-weight"]
+    )
+    for rel in ("auth", "notifications"):
+        assert not [o for o in rendered[(rel, "prod")] if o["kind"] == "Job"]
+
+
+def test_service_account_without_token(rendered):
+    for rel in ("users", "auth", "notifications"):
+        sa = _kinds(rendered[(rel, "prod")])["ServiceAccount"]
+        assert sa["automountServiceAccountToken"] is False

@@ -1,0 +1,155 @@
+"""Helpers for the Terraform suite: the real terraform binary, the local provider mirror, HCL parsing.
+
+Nothing here writes into the repository: every terraform run gets its own TF_DATA_DIR and CLI config
+in a temporary directory, and modules that need providers are copied before `init`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import yaml
+from hcl2 import SerializationOptions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+MODULES = ("release-plan", "cluster-kind", "cluster-eks", "platform")
+STACKS = ("cluster", "platform", "release-plan")
+ENVS = ("dev", "staging", "prod")
+
+_SKIP_TOP = {"proc", "sys", "dev", "run"}
+_HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+
+
+@cache
+def versions() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO_ROOT / "versions.yaml").read_text()))
+
+
+def terraform_bin() -> str:
+    found = shutil.which("terraform")
+    if not found:
+        raise RuntimeError("terraform is not on PATH (versions.yaml tools.terraform says which version)")
+    return found
+
+
+def _has_aws(candidate: Path) -> bool:
+    return (candidate / "hashicorp" / "aws").is_dir()
+
+
+def _walk_dirs(top: Path, depth: int) -> Iterator[Path]:
+    """Directories under `top`, breadth first, at most `depth` levels down, never following links."""
+    level = [top]
+    for _ in range(depth):
+        following: list[Path] = []
+        for folder in level:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    yield Path(entry.path)
+                    following.append(Path(entry.path))
+        level = following
+
+
+@cache
+def provider_mirror() -> Path | None:
+    """The filesystem provider mirror: TF_PROVIDER_MIRROR, else a scan of / for registry.terraform.io."""
+    override = os.environ.get("TF_PROVIDER_MIRROR")
+    if override:
+        path = Path(override)
+        return path if _has_aws(path / "registry.terraform.io") else None
+    for top in sorted(Path("/").iterdir()):
+        if top.name in _SKIP_TOP or top.is_symlink() or not top.is_dir():
+            continue
+        for folder in _walk_dirs(top, 4):
+            if folder.name == "registry.terraform.io" and _has_aws(folder):
+                return folder.parent
+    return None
+
+
+def terraform_env(workdir: Path, mirror: Path | None = None) -> dict[str, str]:
+    """Environment for one terraform run: private data dir and CLI config, no prompts, no update checks."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "cli.tfrc"
+    if mirror is None:
+        config.write_text("# no provider installation needed\n")
+    else:
+        config.write_text(
+            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_LOG", "TF_VAR_"))}
+    env.update(
+        TF_CLI_CONFIG_FILE=str(config),
+        TF_DATA_DIR=str(workdir / "tfdata"),
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        CHECKPOINT_DISABLE="1",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def run_tf(
+    args: list[str], cwd: Path, env: dict[str, str], check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run terraform; on failure raise with the directory, the command and terraform's own message."""
+    cmd = [terraform_bin(), *args, *(["-no-color"] if args[0] not in {"fmt", "output"} else [])]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"`terraform {' '.join(args)}` failed in {where(cwd)}:\n{proc.stdout}{proc.stderr}"
+        )
+    return proc
+
+
+def where(path: Path) -> str:
+    """A path as the repository knows it (or as is, for temporary copies)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def parse_hcl(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        try:
+            return dict(hcl2.load(handle, serialization_options=_HCL_OPTIONS))
+        except Exception as exc:
+            raise AssertionError(f"{where(path)}: cannot parse HCL: {exc}") from exc
+
+
+def tf_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.tf"))
+
+
+def blocks(folder: Path, kind: str) -> list[tuple[Path, str, dict[str, Any]]]:
+    """(file, name, body) of every top-level `kind` block (variable, output, module...) in a folder."""
+    found = []
+    for path in tf_files(folder):
+        for entry in parse_hcl(path).get(kind, []):
+            found.extend((path, name, body) for name, body in entry.items())
+    return found
+
+
+def resources(folder: Path, rtype: str) -> list[tuple[Path, str, dict[str, Any]]]:
+    found = []
+    for path, kind, body in blocks(folder, "resource"):
+        if kind == rtype:
+            found.extend((path, name, attrs) for name, attrs in body.items())
+    return found
+
+
+def unwrap(expr: Any) -> str:
+    """`${expr}` -> `expr`; other values as text."""
+    text = str(expr)
+    return text[2:-1] if text.startswith("${") and text.endswith("}") else text

@@ -1,0 +1,90 @@
+"""versions.yaml is the single source of truth, and every entry in it is an exact pin."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from platformctl import versions
+from platformctl.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_repository_versions_file_is_valid() -> None:
+    loaded = versions.load()
+    assert loaded.tools["helm"].version.startswith("3.17.")
+    assert {"1.29.0", "1.33.0"} <= set(loaded.kubernetes.validate_)
+    assert {"traefik", "kube-prometheus-stack"} <= set(loaded.charts)
+    assert {"users", "auth", "notifications", "python-base"} <= set(loaded.images)
+
+
+def test_no_floating_version_anywhere_in_the_file() -> None:
+    text = (REPO / "versions.yaml").read_text()
+    values = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        else:
+            values.append(str(node))
+
+    walk(yaml.safe_load(text))
+    for value in values:
+        assert not re.search(r"\blatest\b", value, re.IGNORECASE), value
+
+
+def _mutated(path: list[str], value: object) -> str:
+    data = yaml.safe_load((REPO / "versions.yaml").read_text())
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return yaml.safe_dump(data)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (["tools", "helm", "version"], "latest", "tools.helm.version"),
+        (["tools", "terraform", "minimum"], ">=1.10", "tools.terraform.minimum"),
+        (["images", "users", "tag"], "latest", "images.users.tag"),
+        (["images", "minio", "tag"], "", "images.minio.tag"),
+        (["charts", "traefik", "version"], "~37.3", "charts.traefik.version"),
+        (["kubernetes", "validate"], ["1.29.0", "stable"], "kubernetes.validate.1"),
+        (["tools", "helm", "wheel_sha256"], "abc", "tools.helm.wheel_sha256"),
+        (["tools", "helm", "colour"], "blue", "tools.helm.colour"),
+    ],
+)
+def test_bad_pins_are_rejected_naming_the_key(path: list[str], value: object, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        versions.parse(_mutated(path, value))
+    message = str(caught.value)
+    assert named in message and "\n" not in message
+
+
+def test_versions_are_not_repeated_outside_versions_yaml() -> None:
+    """A pinned tool or chart version written anywhere else in the repository would drift."""
+    loaded = versions.load()
+    pins = {t.package_version for t in loaded.tools.values() if t.package_version}
+    pins |= {c.version for c in loaded.charts.values()}
+    pins |= {i.tag for i in loaded.images.values() if len(i.tag) > 6}
+    ignored = {"versions.yaml", "docs", "tests", ".venv", ".tools", ".git", ".state", "values/generated"}
+    offenders = []
+    for path in REPO.rglob("*"):
+        rel = path.relative_to(REPO).as_posix()
+        if not path.is_file() or any(rel == i or rel.startswith(i + "/") for i in ignored):
+            continue
+        if path.suffix not in {".py", ".tf", ".yaml", ".yml", ".toml", ".json", ".tpl", ".hcl", ".md", ""}:
+            continue
+        text = path.read_text(errors="ignore")
+        offenders += [
+            f"{rel}: {pin}" for pin in pins if re.search(rf"(?<![\w.]){re.escape(pin)}(?![\w.])", text)
+        ]
+    assert not offenders, "versions repeated outside versions.yaml: " + ", ".join(offenders)

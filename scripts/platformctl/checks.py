@@ -8,9 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from platformctl import release_plan
 from platformctl.context import Context, render_table
 from platformctl.errors import ConfigError, PlatformError
 from platformctl.paths import repo_root
+from platformctl.render import values_args
 from platformctl.tools import find_tool
 
 # Suites that need a live cluster; `make smoke` / `make e2e` run them.
@@ -56,10 +58,25 @@ def _shell_scripts(root: Path) -> list[str]:
     return scripts
 
 
-def lint_steps(root: Path) -> list[LintStep]:
+def helm_lint_steps(env: str, root: Path) -> list[LintStep]:
+    """`helm lint --strict` of every own chart with the values of each release that uses it in `env`."""
+    if not any((root / "charts").glob("*/Chart.yaml")):
+        return []
+    helm = str(find_tool("helm"))
+    steps = []
+    for release in release_plan.from_terraform(env):
+        if release.chart_path:
+            values, _ = values_args(release, root)
+            argv = [helm, "lint", "--strict", str(root / release.chart_path), *values]
+            steps.append(LintStep(f"helm lint {release.chart_path} ({release.name}, {env})", argv))
+    return steps
+
+
+def lint_steps(env: str, root: Path) -> list[LintStep]:
     py = sys.executable
     steps = [
         LintStep("ruff", [py, "-m", "ruff", "check", "--no-cache", "."]),
+        LintStep("ruff format", [py, "-m", "ruff", "format", "--check", "--no-cache", "."]),
         LintStep("yamllint", [py, "-m", "yamllint", "--strict", "-c", ".yamllint", "."]),
     ]
     if (root / "terraform").is_dir():
@@ -69,10 +86,7 @@ def lint_steps(root: Path) -> list[LintStep]:
                 [str(find_tool("terraform")), "fmt", "-check", "-recursive", "-diff", "terraform"],
             )
         )
-    helm = str(find_tool("helm"))
-    for chart in sorted(p.parent for p in (root / "charts").glob("*/Chart.yaml")):
-        values = [arg for f in sorted((chart / "ci").glob("*values.yaml")) for arg in ("-f", str(f))]
-        steps.append(LintStep(f"helm lint {chart.name}", [helm, "lint", "--strict", str(chart), *values]))
+    steps += helm_lint_steps(env, root)
     scripts = _shell_scripts(root)
     if scripts:
         steps.append(LintStep("shellcheck", [str(find_tool("shellcheck")), *scripts]))
@@ -82,7 +96,7 @@ def lint_steps(root: Path) -> list[LintStep]:
 def lint(ctx: Context) -> int:
     root = repo_root()
     rows, failed = [], []
-    for step in lint_steps(root):
+    for step in lint_steps(ctx.env, root):
         started = time.monotonic()
         result = subprocess.run(step.argv, cwd=root, capture_output=True, text=True, check=False)
         elapsed = f"{time.monotonic() - started:.1f}s"
@@ -93,7 +107,7 @@ def lint(ctx: Context) -> int:
         elif ctx.verbose:
             ctx.err.write(result.stdout)
     if not any(r[0].startswith("helm lint") for r in rows):
-        rows.append(["helm lint", "skipped", "no chart in charts/ yet"])
+        rows.append(["helm lint", "skipped", "no chart in charts/"])
     ctx.say(render_table(["lint", "status", "time"], rows))
     if failed:
         raise ChecksFailed(

@@ -17,18 +17,12 @@ from platformctl.tools import find_tool
 from platformctl.values import Release
 
 
-def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:
-    """argv for `helm template` of one release, and whether its generated values exist."""
-    if release.chart_path is None:
-        raise ConfigError(f"{release.name} is an upstream chart; only own charts are rendered")
-    args = [
-        str(find_tool("helm")),
-        "template",
-        release.name,
-        str(root / release.chart_path),
-        "--namespace",
-        release.namespace,
-    ]
+def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
+    """`-f` flags for a release's values files, and whether its generated values exist.
+
+    Without generated values (`platformctl values` needs Vault), the image pin comes from versions.yaml.
+    """
+    args: list[str] = []
     generated = True
     for values_file in release.values_files:
         path = root / values_file
@@ -40,6 +34,16 @@ def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:
     if not generated and image:
         args += ["--set-string", f"image.repository={image.repository},image.tag={image.tag}"]
     return args, generated
+
+
+def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:
+    """argv for `helm template` of one release, and whether its generated values exist."""
+    if release.chart_path is None:
+        raise ConfigError(f"{release.name} is an upstream chart; only own charts are rendered")
+    values, generated = values_args(release, root)
+    helm = str(find_tool("helm"))
+    chart = str(root / release.chart_path)
+    return [helm, "template", release.name, chart, "--namespace", release.namespace, *values], generated
 
 
 def render_release(release: Release, root: Path, out_dir: Path) -> tuple[str, bool]:

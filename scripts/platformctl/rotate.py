@@ -10,9 +10,10 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
-from platformctl import jwtkeys, pgrole
-from platformctl.errors import ConfigError, PlatformError, UsageError
+from platformctl import jwtkeys, pgrole, rabbitmq
+from platformctl.errors import ConfigError, PlatformError, SmokeFailed, UsageError
 from platformctl.rollout import Roller
 from platformctl.secret_map import RotationSpec, SecretMap
 from platformctl.secrets_sync import SecretStore, sync
@@ -20,6 +21,22 @@ from platformctl.vault import Vault
 
 # (old value, new value) -> None; raise to abort the rotation.
 Step = Callable[[str, str], None]
+# Checks after every step (smoke subset); nothing to undo, a failure rolls the steps back.
+Check = Callable[[], None]
+SMOKE_SKIPPED = "smoke subset skipped: smoke suite not available"
+
+
+class Issuer(Protocol):
+    """A credential the server makes (an S3 access key): issued before the KV write, the previous one
+    retired after every step and check passed, the new one discarded on rollback."""
+
+    title: str
+
+    def issue(self, data: dict[str, str]) -> dict[str, str]: ...
+
+    def discard(self, data: dict[str, str]) -> None: ...
+
+    def retire(self, data: dict[str, str]) -> None: ...
 
 
 @dataclass
@@ -27,6 +44,8 @@ class Plan:
     name: str
     spec: RotationSpec
     steps: list[tuple[str, Step]] = field(default_factory=list)
+    checks: list[tuple[str, Check]] = field(default_factory=list)
+    issuer: Issuer | None = None
 
 
 def spec_for(secret_map: SecretMap, name: str) -> RotationSpec:
@@ -45,11 +64,15 @@ def new_value(spec: RotationSpec, old: str) -> str:
 def describe(plan: Plan, vault: Vault) -> list[str]:
     """What the rotation would do, for --dry-run."""
     where = f"{vault.mount}/{vault.env}/{plan.spec.path}"
+    first = plan.issuer.title if plan.issuer else f"generate a new value for {where} key '{plan.spec.key}'"
     lines = [
-        f"generate a new value for {where} key '{plan.spec.key}' ({plan.spec.kind})",
+        f"{first} ({plan.spec.kind})",
         f"write it as a new KV version of {where} (check-and-set on the current version)",
     ]
     lines += [f"then: {title}" for title, _ in plan.steps]
+    lines += [f"then check: {title}" for title, _ in plan.checks]
+    if plan.issuer:
+        lines.append("then: delete the previous credential on the server")
     lines.append("on any failure: restore the previous value as a new KV version and undo the steps done")
     return lines
 
@@ -58,8 +81,17 @@ def run(plan: Plan, vault: Vault, say: Callable[[str], None]) -> tuple[int, int]
     """Rotate; return (previous KV version, new KV version). On failure restore and re-raise."""
     current = vault.read(plan.spec.path)
     old = current.data.get(plan.spec.key, "")
-    new = new_value(plan.spec, old)
-    version = vault.write(plan.spec.path, {**current.data, plan.spec.key: new}, cas=current.version)
+    if plan.issuer:
+        data = plan.issuer.issue(current.data)
+    else:
+        data = {**current.data, plan.spec.key: new_value(plan.spec, old)}
+    new = data[plan.spec.key]
+    try:
+        version = vault.write(plan.spec.path, data, cas=current.version)
+    except BaseException:
+        if plan.issuer:
+            plan.issuer.discard(data)
+        raise
     say(f"wrote {vault.mount}/{vault.env}/{plan.spec.path} version {version}")
     done: list[tuple[str, Step]] = []
     try:
@@ -67,15 +99,44 @@ def run(plan: Plan, vault: Vault, say: Callable[[str], None]) -> tuple[int, int]
             done.append((title, step))  # a failed step may have half happened: undo it too
             step(old, new)
             say(f"done: {title}")
+        for title, check in plan.checks:
+            check()
+            say(f"passed: {title}")
     except KeyboardInterrupt:
         _rollback(plan, vault, current.data, version, done, old, new, say)
+        _discard(plan, data, say)
         raise
     except Exception as exc:
         _rollback(plan, vault, current.data, version, done, old, new, say)
+        _discard(plan, data, say)
         error = PlatformError(f"rotation of {plan.name} failed ({exc}); previous value restored")
         error.exit_code = getattr(exc, "exit_code", 1)
         raise error from None
+    _retire(plan, current.data, version)
     return current.version, version
+
+
+def _discard(plan: Plan, data: dict[str, str], say: Callable[[str], None]) -> None:
+    if plan.issuer is None:
+        return
+    try:
+        plan.issuer.discard(data)
+        say("rolled back: deleted the newly issued credential")
+    except Exception as exc:
+        say(f"ROLLBACK INCOMPLETE: delete the newly issued credential: {type(exc).__name__}: {exc}")
+
+
+def _retire(plan: Plan, old_data: dict[str, str], version: int) -> None:
+    """The new credential is live everywhere: a failure here is not rolled back, only reported."""
+    if plan.issuer is None:
+        return
+    try:
+        plan.issuer.retire(old_data)
+    except PlatformError as exc:
+        raise PlatformError(
+            f"rotation of {plan.name} done (KV version {version}) but the previous credential was not "
+            f"deleted ({exc}); delete it on the server by hand"
+        ) from None
 
 
 def _rollback(
@@ -106,10 +167,13 @@ def steps_for(
     store: SecretStore,
     pg_dsn: str | None,
     roller: Roller | None = None,
+    rabbit: rabbitmq.Settings | None = None,
 ) -> list[tuple[str, Step]]:
     """The real steps: the credential where it lives (if anywhere but the Secret), the Secrets, then
     a rolling restart of the consumers' Deployments (waited for)."""
     steps: list[tuple[str, Step]] = []
+    if spec.kind == "rabbitmq-user":
+        steps.append(_rabbit_step(spec, vault, rabbit))
     if spec.kind == "postgres-role":
         if not pg_dsn or not spec.role:
             raise ConfigError(
@@ -118,7 +182,7 @@ def steps_for(
             )
         dsn, role = pg_dsn, spec.role
         steps.append((f"ALTER ROLE {role}", lambda _old, new: pgrole.set_password(dsn, role, new)))
-    names = sorted(n for n, s in secret_map.secrets.items() if s.path == spec.path)
+    names = rotated_secrets(secret_map, spec)
     steps.append(
         (f"update Secrets {', '.join(names)}", lambda _old, _new: _sync(vault, store, secret_map, names))
     )
@@ -131,6 +195,56 @@ def steps_for(
                 )
             )
     return steps
+
+
+def _rabbit_step(spec: RotationSpec, vault: Vault, rabbit: rabbitmq.Settings | None) -> tuple[str, Step]:
+    if rabbit is None:
+        raise ConfigError("rotating a RabbitMQ password needs PLATFORMCTL_RABBITMQ_API (see `rotate --help`)")
+    user_key = spec.user_key or "username"
+    user = vault.read(spec.path).data.get(user_key)
+    if not user:
+        raise ConfigError(f"{vault.mount}/{vault.env}/{spec.path} has no '{user_key}' (the RabbitMQ user)")
+    settings = rabbit
+    return (
+        f"set the RabbitMQ password of {user} (management API) and check it over AMQP",
+        lambda old, new: rabbitmq.rotate_and_verify(settings, user, old, new),
+    )
+
+
+def rotated_secrets(secret_map: SecretMap, spec: RotationSpec) -> list[str]:
+    return sorted(n for n, s in secret_map.secrets.items() if s.path == spec.path)
+
+
+def checks_for(
+    spec: RotationSpec, secret_map: SecretMap, env: str, say: Callable[[str], None]
+) -> list[tuple[str, Check]]:
+    """The smoke subset of every Deployment-backed consumer of the rotated Secrets."""
+    releases = sorted(
+        {r for rs in _consumers(secret_map, rotated_secrets(secret_map, spec)).values() for r in rs}
+    )
+    return [
+        (f"smoke subset for {release}", lambda release=release: smoke_subset(release, env, say))
+        for release in releases
+    ]
+
+
+def smoke_available() -> bool:
+    """Whether a `smoke` verb is registered (the smoke suite is its own issue)."""
+    from platformctl import cli  # late: cli imports the commands, which import this module
+
+    return any(verb.__name__.rsplit(".", 1)[-1] == "smoke" for verb in cli.VERBS)
+
+
+def smoke_subset(component: str, env: str, say: Callable[[str], None]) -> None:
+    """Run `platformctl smoke --only COMPONENT`; say plainly when there is no smoke suite to run."""
+    if not smoke_available():
+        say(f"{SMOKE_SKIPPED} ({component})")
+        return
+    from platformctl import cli
+
+    code = cli.main(["smoke", "--env", env, "--only", component])
+    if code:
+        raise SmokeFailed(f"smoke subset for {component} failed (exit {code}); see the smoke output above")
 
 
 def _consumers(secret_map: SecretMap, names: list[str]) -> dict[str, list[str]]:

@@ -29,8 +29,10 @@ class SecretSpec(_Strict):
 class RotationSpec(_Strict):
     path: str
     key: str
-    kind: Literal["postgres-role", "jwt-keyset"]
+    kind: Literal["postgres-role", "jwt-keyset", "rabbitmq-user", "s3-access-key"]
     role: str | None = None
+    # rabbitmq-user / s3-access-key: the Vault key (same path) holding the user or access-key id.
+    user_key: str | None = None
     max_token_lifetime_seconds: int = 3600  # jwt-keyset: longest token lifetime (AUTH_JWT_TTL_SECONDS)
 
 
@@ -53,6 +55,7 @@ class SecretMap(_Strict):
     def _declared_keys(self) -> SecretMap:
         wanted = [(f"secrets.{n}", s.path, k) for n, s in self.secrets.items() for k in s.keys.values()]
         wanted += [(f"rotations.{n}", r.path, r.key) for n, r in self.rotations.items()]
+        wanted += [(f"rotations.{n}", r.path, r.user_key) for n, r in self.rotations.items() if r.user_key]
         for where, path, key in wanted:
             if key not in self.vault.get(path, {}):
                 raise ValueError(f"{where} uses kv/<env>/{path} key '{key}' that `vault:` does not declare")

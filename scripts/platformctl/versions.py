@@ -80,6 +80,7 @@ class Image(_Strict):
 class Versions(_Strict):
     schema_: Literal[1]
     tools: dict[str, Tool]
+    terraform_providers: dict[str, Version]
     kubernetes: KubernetesVersions
     charts: dict[str, UpstreamChart]
     images: dict[str, Image]

@@ -14,8 +14,21 @@ def _kinds(docs: list[dict]) -> dict[str, dict]:
     return {o["kind"]: o for o in docs}
 
 
+def test_internal_paths_are_never_routed_from_outside(rendered):
+    route = _kinds(rendered[("users", "staging")])["IngressRoute"]
+    match = route["spec"]["routes"][0]["match"]
+    host = "api.staging.platform.example.com"
+    assert match == f"Host(`{host}`) && PathPrefix(`/users-ms`) && !PathPrefix(`/users-ms/internal`)"
+
+
+def test_plain_ingress_refuses_path_exclusions_it_cannot_express():
+    with pytest.raises(render.RenderError, match=r"excludePathPrefixes needs ingress\.kind IngressRoute"):
+        render.render(USERS, "staging", extra=["--set", "ingress.kind=Ingress"])
+
+
 def test_plain_ingress_switch():
-    docs = _kinds(render.render(USERS, "staging", extra=["--set", "ingress.kind=Ingress"]))
+    no_exclusions = ["--set", "ingress.kind=Ingress", "--set-json", "ingress.excludePathPrefixes=[]"]
+    docs = _kinds(render.render(USERS, "staging", extra=no_exclusions))
     assert "IngressRoute" not in docs
     ingress = docs["Ingress"]
     for version in render.versions()["kubernetes"]["validate"]:

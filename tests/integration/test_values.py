@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from platformctl import release_plan, values
+from platformctl import release_plan, values, versions
 from platformctl.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -16,7 +16,7 @@ VERSIONS = Path(__file__).parents[2] / "versions.yaml"
 
 def _images() -> dict[str, dict[str, str]]:
     """The repository's pinned images from versions.yaml."""
-    return values.pinned_images(VERSIONS)
+    return values.pinned_images(versions.load(VERSIONS))
 
 
 @pytest.fixture

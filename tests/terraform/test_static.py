@@ -89,18 +89,17 @@ def test_required_version_from_versions_yaml(path: Path) -> None:
 
 def test_provider_versions_exact_and_consistent() -> None:
     """Terraform cannot read versions.yaml inside required_providers, so each provider is pinned exactly,
-    with the same version in every file; if versions.yaml gains `terraform_providers:`, it must agree."""
-    central = versions().get("terraform_providers") or {}
+    with the same version in every file, equal to versions.yaml `terraform_providers:`."""
+    central = versions()["terraform_providers"]
     for source, uses in _provider_pins().items():
         found = {version for _, version in uses}
         assert len(found) == 1, f"provider {source} pinned differently: {uses}"
         version = found.pop()
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"provider {source} not an exact pin: {uses}"
-        if central:
-            assert central.get(source) == version, (
-                f"provider {source} {version} != versions.yaml {central.get(source)}"
-            )
-    assert "hashicorp/aws" in _provider_pins()
+        assert central.get(source) == version, (
+            f"provider {source} {version} != versions.yaml terraform_providers {central.get(source)}"
+        )
+    assert set(_provider_pins()) == set(central), "versions.yaml terraform_providers lists unused providers"
 
 
 @pytest.mark.parametrize("module", MODULES)

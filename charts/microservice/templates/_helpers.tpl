@@ -130,3 +130,12 @@ ports:
 {{- end -}}
 {{- join "," $refs -}}
 {{- end -}}
+
+{{/* Traefik rule: the host and API prefix, minus every excluded (internal-only) prefix. */}}
+{{- define "ms.ingressRouteMatch" -}}
+{{- $rule := printf "Host(`%s`) && PathPrefix(`%s`)" .Values.ingress.host .Values.apiPrefix -}}
+{{- range .Values.ingress.excludePathPrefixes -}}
+{{- $rule = printf "%s && !PathPrefix(`%s`)" $rule . -}}
+{{- end -}}
+{{- $rule -}}
+{{- end }}

@@ -16,6 +16,7 @@ from platformctl.commands import (
     doctor,
     plan,
     quality,
+    releases,
     render,
     rotate,
     secrets,
@@ -40,4 +41,5 @@ VERBS: list[ModuleType] = [
     bench,
     cluster_only,
     destroy,
+    releases,
 ]

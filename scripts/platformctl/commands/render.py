@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from platformctl import render
-from platformctl.context import Context
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from platformctl import kube, rotate, secret_map, vault
+from platformctl import kube, rabbitmq, rotate, s3admin, s3keys, secret_map, vault
 from platformctl.context import Context
 from platformctl.rollout import Roller
 
@@ -16,7 +16,12 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "rotate",
         help="rotate one secret: new KV version, credential, Secrets; rollback on failure",
         description="Names come from `rotations:` in values/secrets-map.yaml. A PostgreSQL role needs an "
-        "admin connection in PLATFORMCTL_PG_DSN (environment, never a flag).",
+        "admin connection in PLATFORMCTL_PG_DSN (environment, never a flag). A RabbitMQ user needs the "
+        "management API in PLATFORMCTL_RABBITMQ_API (e.g. http://127.0.0.1:15672 through a port-forward); "
+        "optional: PLATFORMCTL_RABBITMQ_AMQP (host:port for the login check), PLATFORMCTL_RABBITMQ_VHOST, "
+        "PLATFORMCTL_RABBITMQ_ADMIN_USER/_PASSWORD (else the user changes its own password). After the "
+        "rollout the smoke subset of each consumer runs (`platformctl smoke --only NAME`). An S3 access "
+        "key needs S3_ENDPOINT and S3_ADMIN_API=minio|iam (admin credentials: kv/<env>/minio).",
     )
     parser.add_argument("--secret", required=True, metavar="NAME", help="rotation name from the secret map")
     parser.add_argument(
@@ -31,15 +36,41 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _rabbit(spec: Any, dry_run: bool = False) -> rabbitmq.Settings | None:
+    if spec.kind != "rabbitmq-user":
+        return None
+    if dry_run and not os.environ.get("PLATFORMCTL_RABBITMQ_API"):  # only described: no API needed
+        return rabbitmq.Settings("$PLATFORMCTL_RABBITMQ_API", "-", 0)
+    return rabbitmq.Settings.from_env(os.environ)
+
+
+def _issuer(spec: Any, client: vault.Vault, dry_run: bool) -> rotate.Issuer | None:
+    if spec.kind != "s3-access-key":
+        return None
+    environ = dict(os.environ)
+    if dry_run:
+        environ.setdefault("S3_ENDPOINT", "http://s3-endpoint.invalid")  # only described
+        return s3keys.issuer_for(spec, s3admin.from_env(environ, {}), environ.get("S3_REGION", "us-east-1"))
+    creds = client.read("minio").data
+    return s3keys.issuer_for(spec, s3admin.from_env(environ, creds), environ.get("S3_REGION", "us-east-1"))
+
+
 def handle(args: argparse.Namespace, ctx: Context) -> int:
     smap = secret_map.load()
     spec = rotate.spec_for(smap, args.secret)
     client = vault.connect(ctx.env, smap.mount)
+    checks = rotate.checks_for(spec, smap, ctx.env, ctx.say)
     if ctx.dry_run:
         steps = rotate.steps_for(
-            spec, smap, client, _NoStore(), "dry-run" if spec.role else None, Roller(None)
+            spec,
+            smap,
+            client,
+            _NoStore(),
+            "dry-run" if spec.role else None,
+            Roller(None),
+            _rabbit(spec, True),
         )  # only described, never run
-        plan = rotate.Plan(args.secret, spec, steps)
+        plan = rotate.Plan(args.secret, spec, steps, checks, _issuer(spec, client, True))
         for line in rotate.describe(plan, client):
             ctx.say(line)
         return 0
@@ -51,9 +82,11 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         kube.KubeSecrets(api),
         os.environ.get("PLATFORMCTL_PG_DSN"),
         Roller(api, timeout=args.rollout_timeout),
+        _rabbit(spec),
     )
     with ctx.step(f"rotate {args.secret} ({ctx.env})"):
-        before, after = rotate.run(rotate.Plan(args.secret, spec, steps), client, ctx.progress)
+        plan = rotate.Plan(args.secret, spec, steps, checks, _issuer(spec, client, False))
+        before, after = rotate.run(plan, client, ctx.progress)
     ctx.say(
         f"rotated {args.secret}: KV version {before} -> {after}; consumers rolled out. Run "
         "`platformctl values` so their secretChecksum matches on the next apply"

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from platformctl import secret_map, storage, vault
+from platformctl import s3admin, s3keys, secret_map, storage, vault
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError
 
@@ -17,13 +17,22 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         help="create the platform's buckets (versioned, least-privilege policy); idempotent",
         description="With the MinIO root credentials from Vault (kv/<env>/minio), create the buckets "
         f"({', '.join(sorted(storage.BUCKETS))}), enable versioning and apply a policy per "
-        "consumer where the S3 server supports it.",
+        "consumer where the S3 server supports it. Then, through the admin API (--admin-api), create a "
+        "least-privilege user per consumer that has an s3-access-key rotation in the secret map and, "
+        "when Vault does not hold one of its keys yet, issue one and write it to Vault.",
     )
     parser.add_argument("action", choices=["ensure"], help="the only action: ensure")
     parser.add_argument(
         "--endpoint", default=os.environ.get("S3_ENDPOINT"), help="S3 endpoint URL (default $S3_ENDPOINT)"
     )
     parser.add_argument("--region", default=os.environ.get("S3_REGION", "us-east-1"))
+    parser.add_argument(
+        "--admin-api",
+        choices=[*s3admin.BACKENDS, "none"],
+        default=os.environ.get("S3_ADMIN_API", "none"),
+        help="user/key admin API: minio (MinIO admin, the cluster's store), iam (AWS IAM API, e.g. "
+        "SeaweedFS) or none (skip consumer users); default $S3_ADMIN_API, else none",
+    )
     parser.set_defaults(handler=handle)
     return parser
 
@@ -32,7 +41,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     if not args.endpoint:
         raise UsageError("no S3 endpoint: pass --endpoint URL or set S3_ENDPOINT")
     smap = secret_map.load()
-    creds = vault.connect(ctx.env, smap.mount).read("minio").data
+    client = vault.connect(ctx.env, smap.mount)
+    creds = client.read("minio").data
     s3 = storage.client(
         args.endpoint, creds.get("root-user", ""), creds.get("root-password", ""), args.region
     )
@@ -40,4 +50,13 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         results = storage.ensure(s3, dry_run=ctx.dry_run)
     rows = [[r.bucket, "yes" if r.created else "no", r.versioning, r.policy] for r in results]
     ctx.say(render_table(["bucket", "created", "versioning", "policy"], rows))
+    if args.admin_api == "none":
+        ctx.say("consumer users skipped: no admin API chosen (--admin-api minio|iam or S3_ADMIN_API)")
+        return 0
+    admin = s3admin.connect(
+        args.admin_api, args.endpoint, creds.get("root-user", ""), creds.get("root-password", ""), args.region
+    )
+    with ctx.step(f"storage users ({args.admin_api})"):
+        users = s3keys.ensure_users(admin, client, smap.rotations, args.region, dry_run=ctx.dry_run)
+    ctx.say(render_table(["user", "bucket/prefix", "result"], users))
     return 0

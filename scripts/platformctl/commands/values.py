@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from platformctl import release_plan, secret_map, values, vault
+from platformctl import release_plan, secret_map, values, vault, versions
 from platformctl.context import Context, render_table
-from platformctl.paths import repo_root, versions_file
+from platformctl.paths import repo_root
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def generate(ctx: Context, releases: list[values.Release], root: Path) -> list[t
         client = vault.connect(ctx.env, smap.mount)
         entries = client.read_many(values.needed_paths(smap, releases))
     with ctx.step(f"values ({ctx.env}): merge, validate, write"):
-        images = values.pinned_images(versions_file())
+        images = values.pinned_images(versions.load())
         return values.run(releases, smap, entries, images, root, ctx.dry_run)
 
 

@@ -1,0 +1,119 @@
+"""auth-ms: login against users-ms, JWTs from the mounted key set, login events to RabbitMQ."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+from service_common.http import service_app
+from service_common.logs import request_id_var
+from service_common.metrics import service_metrics
+
+from auth_service.keys import KeyStore
+from auth_service.publisher import EventPublisher
+from auth_service.settings import Settings
+
+PREFIX = "/auth-ms"
+VERIFY_PATH = "/users-ms/internal/credentials/verify"
+REGISTRY = service_metrics("auth-ms").registry
+LOGINS = Counter("auth_logins_total", "Successful logins", registry=REGISTRY)
+LOGIN_FAILURES = Counter("auth_login_failures_total", "Logins refused: wrong credentials", registry=REGISTRY)
+log = logging.getLogger("auth")
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 (the OAuth token type, not a secret)
+    expires_in: int
+
+
+class UsersUnavailable(Exception):
+    pass
+
+
+async def verify_credentials(client: httpx.AsyncClient, body: LoginRequest) -> dict[str, Any] | None:
+    """users-ms decides; None means wrong credentials (unknown user and wrong password look the same)."""
+    try:
+        headers = {"x-request-id": request_id_var.get()}
+        response = await client.post(VERIFY_PATH, json=body.model_dump(), headers=headers)
+    except httpx.HTTPError as exc:
+        raise UsersUnavailable(type(exc).__name__) from exc
+    if response.status_code == 401:
+        return None
+    if response.status_code != 200:
+        raise UsersUnavailable(f"users-ms answered {response.status_code}")
+    return dict(response.json())
+
+
+def create_app(settings: Settings) -> FastAPI:
+    keys = KeyStore(settings.jwt_keyset_file)
+    publisher = EventPublisher(settings)
+    users = httpx.AsyncClient(base_url=settings.users_url, timeout=settings.users_timeout_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await publisher.close()
+        await users.aclose()
+
+    app = service_app("auth-ms", "0.1.0", lifespan)
+
+    @app.exception_handler(UsersUnavailable)
+    async def _users_down(_: Request, exc: UsersUnavailable) -> JSONResponse:
+        log.error("users-ms unavailable", extra={"fields": {"error": str(exc)}})
+        return JSONResponse({"detail": "users service unavailable"}, status_code=503)
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        # RabbitMQ is reported but does not gate readiness: logins work while it is away.
+        state = {"users": "ok", "rabbitmq": "connected" if publisher.connected else "not connected"}
+        try:
+            users_ready = (await users.get("/readyz", timeout=2)).status_code == 200
+        except httpx.HTTPError:
+            users_ready = False
+        if not users_ready:
+            state["users"] = "unavailable"
+        return JSONResponse(
+            {"status": "ready" if users_ready else "unavailable", **state},
+            status_code=200 if users_ready else 503,
+        )
+
+    @app.get(f"{PREFIX}/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        return keys.current().jwks()
+
+    @app.post(f"{PREFIX}/auth/login", response_model=Token, responses={401: {}, 503: {}})
+    async def login(body: LoginRequest, request: Request, background: BackgroundTasks) -> dict[str, Any]:
+        user = await verify_credentials(users, body)
+        if user is None:
+            LOGIN_FAILURES.inc()
+            raise HTTPException(status_code=401, detail="invalid credentials")
+        token = keys.sign(str(user["user_id"]), settings.jwt_issuer, settings.jwt_ttl_seconds, {})
+        LOGINS.inc()
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "user_id": user["user_id"],
+            "email": user["email"],
+            "occurred_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "source_ip": request.client.host if request.client else None,
+        }
+        # Published after the response is sent; uvicorn still waits for it on shutdown.
+        background.add_task(publisher.publish, event)
+        return {"access_token": token, "expires_in": settings.jwt_ttl_seconds}
+
+    return app

@@ -1,0 +1,272 @@
+"""Benchmark of the login path (`make bench`): prints figures, asserts nothing.
+
+1. bcrypt hashes/s at the configured cost (USERS_BCRYPT_ROUNDS, default of the users settings), one
+   thread per core, right before and right after step 2: the physical bound of logins on this machine.
+2. logins/s through real auth-ms + users-ms processes (users-ms with one worker per core), closed loop.
+3. ratio of the two (goal >= 0.9).
+4. p50/p99 of GET /users-ms/users/{id} at a fixed request rate (open loop: latency is measured from
+   the scheduled send time, so a stall is not hidden).
+5. mean login time for a wrong password vs an unknown user (should be equal: dummy hash).
+
+Needs the machine's PostgreSQL and RabbitMQ (a throw-away database and vhost are created and removed);
+traffic stays on loopback; the whole run takes about a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import bcrypt
+import httpx
+import psycopg
+from openapi_export import write_keyset  # beside this script (run as `python services/bench.py`)
+from users_service.migrate import migrate
+from users_service.settings import Settings as UsersSettings
+
+POSTGRES_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ = ("127.0.0.1", "5672", "guest", "guest")
+CORES = os.cpu_count() or 1
+LOGIN_SECONDS = 15.0
+GET_RATE, GET_SECONDS = 50, 10.0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bcrypt_rate(rounds: int, seconds: float = 5.0) -> float:
+    """Hashes per second with one thread per core (bcrypt releases the GIL)."""
+    deadline = time.monotonic() + seconds
+
+    def worker() -> int:
+        done = 0
+        while time.monotonic() < deadline:
+            bcrypt.hashpw(b"benchmark-password", bcrypt.gensalt(rounds))
+            done += 1
+        return done
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(CORES) as pool:
+        total = sum(pool.map(lambda _: worker(), range(CORES)))
+    return total / (time.monotonic() - started)
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    name = f"users_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        migrate(psycopg.conninfo.make_conninfo(POSTGRES_DSN, dbname=name))
+        yield name
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def vhost() -> Iterator[str | None]:
+    """A throw-away vhost with a queue bound to the exchange, or None without rabbitmqctl."""
+    tool = shutil.which("rabbitmqctl")
+    if tool is None:
+        yield None
+        return
+    name = f"bench-{secrets.token_hex(3)}"
+    subprocess.run([tool, "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [tool, "-q", "set_permissions", "-p", name, RABBITMQ[2], ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run([tool, "-q", "delete_vhost", name], capture_output=True, timeout=60)
+
+
+def bind_probe_queue(vhost_name: str) -> None:
+    import aio_pika
+
+    async def declare() -> None:
+        connection = await aio_pika.connect(
+            host=RABBITMQ[0],
+            port=int(RABBITMQ[1]),
+            login=RABBITMQ[2],
+            password=RABBITMQ[3],
+            virtualhost=vhost_name,
+        )
+        async with connection:
+            channel = await connection.channel()
+            fanout = aio_pika.ExchangeType.FANOUT
+            exchange = await channel.declare_exchange("user_login_event", fanout, durable=True)
+            queue = await channel.declare_queue("bench-probe", durable=True)
+            await queue.bind(exchange)
+
+    asyncio.run(declare())
+
+
+def start(package: str, env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    prefix = package.removesuffix("_service").upper()
+    log = (log_dir / f"{package}.log").open("wb")
+    full_env = {**os.environ, **env, f"{prefix}_PORT": str(port), f"{prefix}_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", package]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return proc, url
+        time.sleep(0.2)
+    raise SystemExit(f"{package} did not become ready; see {log_dir}/{package}.log")
+
+
+async def login_rate(auth: str, credentials: dict[str, str]) -> tuple[float, int]:
+    deadline = time.monotonic() + LOGIN_SECONDS
+    counts = {"ok": 0, "failed": 0}
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            response = await client.post(f"{auth}/auth-ms/auth/login", json=credentials)
+            counts["ok" if response.status_code == 200 else "failed"] += 1
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(CORES * 2)))
+    return counts["ok"] / (time.monotonic() - started), counts["failed"]
+
+
+async def fixed_rate_latencies(url: str) -> list[float]:
+    latencies: list[float] = []
+
+    async def one(client: httpx.AsyncClient, scheduled: float) -> None:
+        await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        response = await client.get(url)
+        response.raise_for_status()
+        latencies.append(time.monotonic() - scheduled)
+
+    start_at = time.monotonic() + 0.5
+    total = int(GET_RATE * GET_SECONDS)
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as client:
+        await asyncio.gather(*(one(client, start_at + i / GET_RATE) for i in range(total)))
+    return sorted(latencies)
+
+
+async def mean_login_seconds(auth: str, body: dict[str, str], times: int = 8) -> float:
+    async with httpx.AsyncClient(timeout=60) as client:
+        samples = []
+        for _ in range(times):
+            started = time.perf_counter()
+            response = await client.post(f"{auth}/auth-ms/auth/login", json=body)
+            samples.append(time.perf_counter() - started)
+            assert response.status_code == 401
+    return statistics.mean(samples)
+
+
+def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
+    rounds = UsersSettings().bcrypt_rounds
+    figures: dict[str, float] = {"cores": CORES, "bcrypt_rounds": rounds}
+    figures["load_average_1m"] = os.getloadavg()[0]
+    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_DSN)
+    (folder / "rabbit-user").write_text(RABBITMQ[2])
+    (folder / "rabbit-password").write_text(RABBITMQ[3])
+    users, users_url = start(
+        "users_service",
+        {
+            "USERS_DB_HOST": str(info.get("host", "127.0.0.1")),
+            "USERS_DB_PORT": str(info.get("port", 5432)),
+            "USERS_DB_NAME": db_name,
+            "USERS_DB_USER": str(info.get("user", "postgres")),
+            "USERS_WORKERS": str(CORES),
+            "USERS_BCRYPT_ROUNDS": str(rounds),
+        },
+        folder,
+    )
+    auth, auth_url = start(
+        "auth_service",
+        {
+            "AUTH_USERS_URL": users_url,
+            "AUTH_JWT_KEYSET_FILE": str(write_keyset(folder, "bench")),
+            "AUTH_RABBITMQ_HOST": RABBITMQ[0],
+            "AUTH_RABBITMQ_PORT": RABBITMQ[1],
+            "AUTH_RABBITMQ_VHOST": vhost_name or "absent",
+            "AUTH_RABBITMQ_USERNAME_FILE": str(folder / "rabbit-user"),
+            "AUTH_RABBITMQ_PASSWORD_FILE": str(folder / "rabbit-password"),
+        },
+        folder,
+    )
+    try:
+        email = f"bench.{secrets.token_hex(4)}@example.org"
+        credentials = {"email": email, "password": secrets.token_urlsafe(12)}
+        created = httpx.post(
+            f"{users_url}/users-ms/users",
+            timeout=60,
+            json={"name": "Bench", "surname": "Mark", **credentials},
+        ).json()
+        # bcrypt is measured right before and after the logins: on a shared machine the CPU available
+        # drifts, and the ratio must compare like with like.
+        before = bcrypt_rate(rounds)
+        rate, failed = asyncio.run(login_rate(auth_url, credentials))
+        after = bcrypt_rate(rounds)
+        bound = (before + after) / 2
+        figures |= {
+            "bcrypt_hashes_per_s_before": before,
+            "bcrypt_hashes_per_s_after": after,
+            "logins_per_s": rate,
+            "login_errors": failed,
+            "ratio_logins_to_bcrypt": rate / bound,
+        }
+        latencies = asyncio.run(fixed_rate_latencies(f"{users_url}/users-ms/users/{created['id']}"))
+        figures |= {
+            "get_user_rate_per_s": GET_RATE,
+            "get_user_requests": len(latencies),
+            "get_user_p50_ms": latencies[len(latencies) // 2] * 1000,
+            "get_user_p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        }
+        wrong = asyncio.run(mean_login_seconds(auth_url, {**credentials, "password": "wrong-password"}))
+        unknown = asyncio.run(mean_login_seconds(auth_url, {**credentials, "email": "nobody@example.org"}))
+        figures |= {
+            "login_401_wrong_password_ms": wrong * 1000,
+            "login_401_unknown_user_ms": unknown * 1000,
+            "load_average_1m_end": os.getloadavg()[0],
+        }
+    finally:
+        for proc in (auth, users):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    return figures
+
+
+def main() -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, database() as db_name, vhost() as vhost_name:
+        if vhost_name:
+            bind_probe_queue(vhost_name)
+        figures = run(Path(tmp), db_name, vhost_name)
+    for name, value in figures.items():
+        print(f"{name:32} {value:.2f}" if isinstance(value, float) else f"{name:32} {value}")
+    print(f"{'bench_wall_s':32} {time.monotonic() - started:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What the three services share: JSON logs, HTTP metrics and limits, the settings base, server start-up."""

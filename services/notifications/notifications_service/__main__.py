@@ -1,0 +1,5 @@
+import sys
+
+from notifications_service.main import main
+
+sys.exit(main())

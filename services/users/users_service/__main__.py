@@ -1,0 +1,5 @@
+import sys
+
+from users_service.main import main
+
+sys.exit(main())

@@ -1,0 +1,178 @@
+"""RabbitMQ password rotation against the machine's real RabbitMQ (management API + AMQP logins) and a real
+OpenBao; FakeKubeAPI stands in for Kubernetes only (Secrets, Deployments). Also the smoke-subset hook.
+"""
+
+from __future__ import annotations
+
+import base64
+import types
+
+import pytest
+from kubernetes import config
+from platformctl import cli, rabbitmq, rotate
+from platformctl.errors import ConfigError, PlatformError
+from platformctl.kube import KubeSecrets
+from platformctl.rollout import Roller
+
+from tests.fixtures.servers import free_port
+from tests.integration.fake_kube import deployment
+
+NAME = "rabbitmq-app-password"
+
+
+def _settings(api: str, admin: bool = True) -> rabbitmq.Settings:
+    env = {"PLATFORMCTL_RABBITMQ_API": api, "PLATFORMCTL_RABBITMQ_AMQP": "127.0.0.1:5672"}
+    if admin:
+        env |= {"PLATFORMCTL_RABBITMQ_ADMIN_USER": "guest", "PLATFORMCTL_RABBITMQ_ADMIN_PASSWORD": "guest"}
+    return rabbitmq.Settings.from_env(env)
+
+
+def _plan(seeded, smap, fake_kube, user, password, settings, roller=False):
+    data = seeded.read("rabbitmq").data
+    seeded.write("rabbitmq", {**data, "username": user, "password": password})
+    client = config.new_client_from_config(config_file=str(fake_kube[1]))
+    spec = rotate.spec_for(smap, NAME)
+    roll = Roller(client, timeout=10, poll=0.05) if roller else None
+    steps = rotate.steps_for(spec, smap, seeded, KubeSecrets(client), None, roll, settings)
+    return rotate.Plan(NAME, spec, steps)
+
+
+def _mounted(api, namespace: str, name: str) -> str:
+    return base64.b64decode(api.secrets[(namespace, name)]["data"]["password"]).decode()
+
+
+def test_rotation_changes_the_password_everywhere(seeded, smap, fake_kube, rabbit_user, rabbitmq_api):
+    user, old = rabbit_user
+    settings = _settings(rabbitmq_api)
+    fake_kube[0].deployments[("apps", "auth")] = deployment("apps", "auth", "auth")
+    plan = _plan(seeded, smap, fake_kube, user, old, settings, roller=True)
+    lines: list[str] = []
+    before, after = rotate.run(plan, seeded, lines.append)
+    new = seeded.read("rabbitmq").data["password"]
+    assert new != old and after == before + 1
+    assert rabbitmq.authenticates(settings, user, new)
+    assert not rabbitmq.authenticates(settings, user, old)
+    assert seeded.read("rabbitmq", version=before).data["password"] == old  # KV keeps both
+    assert _mounted(fake_kube[0], "apps", "rabbitmq-app") == new
+    assert _mounted(fake_kube[0], "data", "rabbitmq-credentials") == new
+    assert fake_kube[0].restarts == [("apps", "auth")]
+    assert not any(old in line or new in line for line in lines)
+
+
+def test_user_changes_its_own_password_without_admin_settings(
+    seeded, smap, fake_kube, rabbit_user, rabbitmq_api
+):
+    import httpx
+
+    user, old = rabbit_user
+    httpx.put(  # the chart's user is an administrator; the throw-away one becomes one here
+        f"{rabbitmq_api}/api/users/{user}",
+        auth=("guest", "guest"),
+        json={"password": old, "tags": "administrator"},
+    ).raise_for_status()
+    settings = _settings(rabbitmq_api, admin=False)
+    rotate.run(_plan(seeded, smap, fake_kube, user, old, settings), seeded, lambda _line: None)
+    new = seeded.read("rabbitmq").data["password"]
+    assert rabbitmq.authenticates(settings, user, new) and not rabbitmq.authenticates(settings, user, old)
+    tags = httpx.get(f"{rabbitmq_api}/api/users/{user}", auth=("guest", "guest")).json()["tags"]
+    assert "administrator" in tags  # PUT replaced the user: its tags were carried over
+
+
+def test_failure_restores_old_password_and_kv(seeded, smap, fake_kube, rabbit_user, rabbitmq_api):
+    user, old = rabbit_user
+    settings = _settings(rabbitmq_api)
+    plan = _plan(seeded, smap, fake_kube, user, old, settings)
+    fake_kube[0].fail_apply = True
+    with pytest.raises(PlatformError, match=f"rotation of {NAME} failed .*previous value restored") as exc:
+        rotate.run(plan, seeded, lambda _line: None)
+    assert exc.value.exit_code == 6
+    latest = seeded.read("rabbitmq")
+    assert latest.data["password"] == old
+    rejected = seeded.read("rabbitmq", version=latest.version - 1).data["password"]
+    assert rejected != old
+    assert rabbitmq.authenticates(settings, user, old)
+    assert not rabbitmq.authenticates(settings, user, rejected)
+
+
+def test_bad_settings_are_one_line_errors(rabbitmq_api):
+    with pytest.raises(ConfigError, match="needs PLATFORMCTL_RABBITMQ_API"):
+        rabbitmq.Settings.from_env({})
+    with pytest.raises(ConfigError, match="must be host:port"):
+        rabbitmq.Settings.from_env(
+            {"PLATFORMCTL_RABBITMQ_API": rabbitmq_api, "PLATFORMCTL_RABBITMQ_AMQP": "x"}
+        )
+    gone = rabbitmq.Settings(f"http://127.0.0.1:{free_port()}", "127.0.0.1", 5672)
+    with pytest.raises(ConfigError, match=r"management API at .* unreachable"):
+        rabbitmq.set_password(gone, "guest", "guest", "sentinel-value")
+    wrong = rabbitmq.Settings(rabbitmq_api, "127.0.0.1", 5672)
+    with pytest.raises(ConfigError, match=r"refused GET .* \(HTTP 401\)") as caught:
+        rabbitmq.set_password(wrong, "guest", "not-the-password", "sentinel-value")
+    assert "sentinel" not in str(caught.value)
+
+
+def test_dry_run_describes_the_rabbitmq_step(run_cli, seeded, smap, monkeypatch, vault_server):
+    monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
+    monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
+    monkeypatch.delenv("PLATFORMCTL_RABBITMQ_API", raising=False)
+    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    before = seeded.read("rabbitmq").version
+    code, out, err = run_cli("rotate", "--env", seeded.env, "--secret", NAME, "--dry-run")
+    assert code == 0, err
+    assert "set the RabbitMQ password of platform (management API)" in out
+    assert "then check: smoke subset for auth" in out
+    assert seeded.read("rabbitmq").version == before
+
+
+# --- the smoke-subset hook (`platformctl smoke` is issue 7; a fake verb stands in for it below) ---
+
+
+def test_smoke_subset_says_it_was_skipped_without_a_smoke_verb():
+    lines: list[str] = []
+    assert not rotate.smoke_available()
+    rotate.smoke_subset("auth", "dev", lines.append)
+    assert lines == ["smoke subset skipped: smoke suite not available (auth)"]
+
+
+def _fake_smoke_verb(calls: list[str], exit_code: int) -> types.ModuleType:
+    """FAKE `smoke` verb (the real smoke suite does not exist yet): records --only, returns exit_code."""
+    verb = types.ModuleType("platformctl.commands.smoke")
+
+    def register(verbs):
+        parser = verbs.add_parser("smoke")
+        parser.add_argument("--only")
+        parser.set_defaults(handler=lambda args, _ctx: calls.append(args.only) or exit_code)
+        return parser
+
+    verb.register = register  # type: ignore[attr-defined]
+    return verb
+
+
+def _with_smoke_verb(monkeypatch, calls: list[str], exit_code: int) -> None:
+    """Register the fake in place of the `smoke` placeholder of commands/cluster_only (as issue 7 will)."""
+    others = [v for v in cli.VERBS if not v.__name__.endswith(".cluster_only")]
+    monkeypatch.setattr(cli, "VERBS", [*others, _fake_smoke_verb(calls, exit_code)])
+
+
+def test_smoke_subset_runs_the_smoke_verb_when_there_is_one(monkeypatch):
+    calls: list[str] = []
+    _with_smoke_verb(monkeypatch, calls, 0)
+    lines: list[str] = []
+    rotate.smoke_subset("notifications", "dev", lines.append)
+    assert calls == ["notifications"] and lines == []
+
+
+def test_failed_smoke_subset_rolls_the_rotation_back(
+    seeded, smap, fake_kube, rabbit_user, rabbitmq_api, monkeypatch
+):
+    calls: list[str] = []
+    _with_smoke_verb(monkeypatch, calls, 7)
+    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    user, old = rabbit_user
+    settings = _settings(rabbitmq_api)
+    plan = _plan(seeded, smap, fake_kube, user, old, settings)
+    plan.checks = rotate.checks_for(plan.spec, smap, seeded.env, lambda _line: None)
+    with pytest.raises(PlatformError, match="smoke subset for auth failed") as exc:
+        rotate.run(plan, seeded, lambda _line: None)
+    assert exc.value.exit_code == 7 and calls == ["auth"]
+    assert seeded.read("rabbitmq").data["password"] == old
+    assert rabbitmq.authenticates(settings, user, old)

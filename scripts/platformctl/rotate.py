@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from platformctl import jwtkeys, pgrole, rabbitmq
-from platformctl.errors import ConfigError, PlatformError, SmokeFailed, UsageError
+from platformctl import jwtkeys, pgrole, rabbitmq, smoke_hook
+from platformctl.errors import ConfigError, PlatformError, UsageError
 from platformctl.rollout import Roller
 from platformctl.secret_map import RotationSpec, SecretMap
 from platformctl.secrets_sync import SecretStore, sync
@@ -228,23 +228,12 @@ def checks_for(
     ]
 
 
-def smoke_available() -> bool:
-    """Whether a `smoke` verb is registered (the smoke suite is its own issue)."""
-    from platformctl import cli  # late: cli imports the commands, which import this module
-
-    return any(verb.__name__.rsplit(".", 1)[-1] == "smoke" for verb in cli.VERBS)
-
-
 def smoke_subset(component: str, env: str, say: Callable[[str], None]) -> None:
     """Run `platformctl smoke --only COMPONENT`; say plainly when there is no smoke suite to run."""
-    if not smoke_available():
+    if not smoke_hook.available():
         say(f"{SMOKE_SKIPPED} ({component})")
         return
-    from platformctl import cli
-
-    code = cli.main(["smoke", "--env", env, "--only", component])
-    if code:
-        raise SmokeFailed(f"smoke subset for {component} failed (exit {code}); see the smoke output above")
+    smoke_hook.run(env, only=component)
 
 
 def _consumers(secret_map: SecretMap, names: list[str]) -> dict[str, list[str]]:

@@ -128,12 +128,15 @@ class MinioAdmin:
 
         url = urlsplit(endpoint)
         self.endpoint = endpoint
-        self.admin = Admin(
-            endpoint=url.netloc,
-            credentials=StaticProvider(access_key, secret_key),
-            region=region,
-            secure=url.scheme == "https",
-        )
+        try:
+            self.admin = Admin(
+                endpoint=url.netloc,
+                credentials=StaticProvider(access_key, secret_key),
+                region=region,
+                secure=url.scheme == "https",
+            )
+        except ValueError as exc:  # empty credentials, malformed endpoint
+            raise ConfigError(f"MinIO admin API: {exc}; check S3_ENDPOINT and kv/<env>/minio") from None
         self._owner = access_key  # the admin owns the service accounts
         self._policies: dict[str, dict[str, Any]] = {}
 

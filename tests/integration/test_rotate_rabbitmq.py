@@ -9,7 +9,7 @@ import types
 
 import pytest
 from kubernetes import config
-from platformctl import cli, rabbitmq, rotate
+from platformctl import cli, rabbitmq, rotate, smoke_hook
 from platformctl.errors import ConfigError, PlatformError
 from platformctl.kube import KubeSecrets
 from platformctl.rollout import Roller
@@ -128,7 +128,7 @@ def test_dry_run_describes_the_rabbitmq_step(run_cli, seeded, smap, monkeypatch,
 
 def test_smoke_subset_says_it_was_skipped_without_a_smoke_verb():
     lines: list[str] = []
-    assert not rotate.smoke_available()
+    assert not smoke_hook.available()
     rotate.smoke_subset("auth", "dev", lines.append)
     assert lines == ["smoke subset skipped: smoke suite not available (auth)"]
 

@@ -144,6 +144,8 @@ def test_storage_verb_with_iam_backend(run_cli, iam_s3, consumer, seeded, smap, 
 def test_admin_errors_are_one_line(iam_s3):
     with pytest.raises(ConfigError, match="S3_ADMIN_API 'ceph' is unknown"):
         s3admin.connect("ceph", iam_s3.endpoint, "a", "b")
+    with pytest.raises(ConfigError, match=r"MinIO admin API: .*check S3_ENDPOINT"):
+        s3admin.connect("minio", iam_s3.endpoint, "", "")  # only the constructor: no MinIO server here
     with pytest.raises(ConfigError, match="no S3 endpoint"):
         s3admin.from_env({}, {})
     bad = s3admin.IamAdmin(iam_s3.endpoint, iam_s3.access_key, "wrong-secret-sentinel")
@@ -152,3 +154,28 @@ def test_admin_errors_are_one_line(iam_s3):
     assert "sentinel" not in str(caught.value)
     with pytest.raises(ConfigError, match=r"no bucket in storage\.BUCKETS belongs to S3 user 'nobody'"):
         s3keys.bucket_of("nobody")
+
+
+def test_rotate_dry_run_describes_the_key_steps(run_cli, seeded, smap, monkeypatch, vault_server):
+    monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
+    monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
+    monkeypatch.delenv("S3_ENDPOINT", raising=False)
+    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    before = seeded.read(PATH)
+    code, out, err = run_cli("rotate", "--env", seeded.env, "--secret", PATH, "--dry-run")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("issue a new access key for S3 user notifications")
+    assert "then: update Secrets notifications-s3" in lines
+    assert lines[-2] == "then: delete the previous credential on the server"
+    assert seeded.read(PATH) == before
+
+
+def test_secret_map_rejects_an_undeclared_user_key(smap):
+    from platformctl.secret_map import SecretMap
+    from pydantic import ValidationError
+
+    raw = smap.model_dump()
+    raw["rotations"][PATH]["user_key"] = "no-such-key"
+    with pytest.raises(ValidationError, match="uses kv/<env>/notifications-s3 key 'no-such-key'"):
+        SecretMap.model_validate(raw)

@@ -50,7 +50,10 @@ def _issuer(spec: Any, client: vault.Vault, dry_run: bool) -> rotate.Issuer | No
     environ = dict(os.environ)
     if dry_run:
         environ.setdefault("S3_ENDPOINT", "http://s3-endpoint.invalid")  # only described
-        return s3keys.issuer_for(spec, s3admin.from_env(environ, {}), environ.get("S3_REGION", "us-east-1"))
+        placeholder = {"root-user": "dry-run", "root-password": "dry-run"}
+        return s3keys.issuer_for(
+            spec, s3admin.from_env(environ, placeholder), environ.get("S3_REGION", "us-east-1")
+        )
     creds = client.read("minio").data
     return s3keys.issuer_for(spec, s3admin.from_env(environ, creds), environ.get("S3_REGION", "us-east-1"))
 

@@ -49,8 +49,10 @@ class Plan:
 
 
 def spec_for(secret_map: SecretMap, name: str) -> RotationSpec:
+    choices = ", ".join(sorted(secret_map.rotations))
+    if not name:
+        raise UsageError(f"no secret named: `make rotate SECRET=<name>` (choose {choices})")
     if name not in secret_map.rotations:
-        choices = ", ".join(sorted(secret_map.rotations))
         raise UsageError(f"unknown secret '{name}' for rotate (choose {choices})")
     return secret_map.rotations[name]
 

@@ -6,8 +6,9 @@
   machines (the project stopped publishing). A consumer is a MinIO service account of the admin,
   limited by an inline least-privilege policy (minio-py 7.2 cannot create one for another user).
 
-Settings (environment): S3_ADMIN_API=minio|iam (default minio, the cluster's store), S3_ENDPOINT,
-S3_REGION; the admin credentials are kv/<env>/minio `root-user`/`root-password`.
+Settings (environment): PLATFORMCTL_S3_ADMIN_API=minio|iam (default minio, the cluster's store),
+PLATFORMCTL_S3_ENDPOINT, PLATFORMCTL_S3_REGION; the admin credentials are kv/<env>/minio
+`root-user`/`root-password`.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class S3Admin(Protocol):
 def _fail(action: str, exc: Exception) -> ConfigError:
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
     return ConfigError(
-        f"S3 admin API: {action} failed ({code or type(exc).__name__}); check S3_ENDPOINT, S3_ADMIN_API "
-        "and the admin credentials in Vault (kv/<env>/minio)"
+        f"S3 admin API: {action} failed ({code or type(exc).__name__}); check PLATFORMCTL_S3_ENDPOINT, "
+        "PLATFORMCTL_S3_ADMIN_API and the admin credentials in Vault (kv/<env>/minio)"
     )
 
 
@@ -136,7 +137,9 @@ class MinioAdmin:
                 secure=url.scheme == "https",
             )
         except ValueError as exc:  # empty credentials, malformed endpoint
-            raise ConfigError(f"MinIO admin API: {exc}; check S3_ENDPOINT and kv/<env>/minio") from None
+            raise ConfigError(
+                f"MinIO admin API: {exc}; check PLATFORMCTL_S3_ENDPOINT and kv/<env>/minio"
+            ) from None
         self._owner = access_key  # the admin owns the service accounts
         self._policies: dict[str, dict[str, Any]] = {}
 
@@ -147,8 +150,8 @@ class MinioAdmin:
             return call()
         except (MinioAdminException, OSError, ValueError) as exc:
             raise ConfigError(
-                f"MinIO admin API: {action} failed ({type(exc).__name__}); check S3_ENDPOINT and the "
-                "admin credentials in Vault (kv/<env>/minio)"
+                f"MinIO admin API: {action} failed ({type(exc).__name__}); check PLATFORMCTL_S3_ENDPOINT "
+                "and the admin credentials in Vault (kv/<env>/minio)"
             ) from None
 
     def _accounts(self) -> list[dict[str, Any]]:
@@ -189,21 +192,21 @@ def connect(
     backend: str, endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1"
 ) -> S3Admin:
     if backend not in BACKENDS:
-        raise ConfigError(f"S3_ADMIN_API '{backend}' is unknown (choose {', '.join(BACKENDS)})")
+        raise ConfigError(f"PLATFORMCTL_S3_ADMIN_API '{backend}' is unknown (choose {', '.join(BACKENDS)})")
     admin_class = IamAdmin if backend == "iam" else MinioAdmin
     return admin_class(endpoint, access_key, secret_key, region)
 
 
 def from_env(environ: Mapping[str, str], admin_creds: Mapping[str, str]) -> S3Admin:
-    endpoint = environ.get("S3_ENDPOINT")
+    endpoint = environ.get("PLATFORMCTL_S3_ENDPOINT")
     if not endpoint:
-        raise ConfigError("no S3 endpoint: set S3_ENDPOINT (the admin API is served there)")
+        raise ConfigError("no S3 endpoint: set PLATFORMCTL_S3_ENDPOINT (the admin API is served there)")
     return connect(
-        environ.get("S3_ADMIN_API", "minio"),
+        environ.get("PLATFORMCTL_S3_ADMIN_API", "minio"),
         endpoint,
         admin_creds.get("root-user", ""),
         admin_creds.get("root-password", ""),
-        environ.get("S3_REGION", "us-east-1"),
+        environ.get("PLATFORMCTL_S3_REGION", "us-east-1"),
     )
 
 

@@ -76,7 +76,7 @@ def test_storage_ensure_with_credentials_from_vault(run_cli, dev_vault, s3_serve
     dev_vault.write("minio", {"root-user": s3_server.access_key, "root-password": s3_server.secret_key})
     code, out, _ = run_cli("storage", "ensure", "--endpoint", s3_server.endpoint)
     assert code == 0 and "notifications" in out and "Enabled" in out
-    monkeypatch.delenv("S3_ENDPOINT", raising=False)
+    monkeypatch.delenv("PLATFORMCTL_S3_ENDPOINT", raising=False)
     code, _, err = run_cli("storage", "ensure")
     assert code == 2 and "no S3 endpoint" in err
 

@@ -120,6 +120,8 @@ def test_unknown_secret_name(smap):
     with pytest.raises(PlatformError, match="unknown secret 'nope' for rotate") as exc:
         rotate.spec_for(smap, "nope")
     assert exc.value.exit_code == 2
+    with pytest.raises(PlatformError, match=r"no secret named: `make rotate SECRET=<name>` \(choose auth-jwt,"):
+        rotate.spec_for(smap, "")
 
 
 def _with_roller(seeded, smap, fake_kube, postgres_dsn, role, timeout):

@@ -142,9 +142,9 @@ def test_storage_verb_with_iam_backend(run_cli, iam_s3, consumer, seeded, smap, 
 
 
 def test_admin_errors_are_one_line(iam_s3):
-    with pytest.raises(ConfigError, match="S3_ADMIN_API 'ceph' is unknown"):
+    with pytest.raises(ConfigError, match="PLATFORMCTL_S3_ADMIN_API 'ceph' is unknown"):
         s3admin.connect("ceph", iam_s3.endpoint, "a", "b")
-    with pytest.raises(ConfigError, match=r"MinIO admin API: .*check S3_ENDPOINT"):
+    with pytest.raises(ConfigError, match=r"MinIO admin API: .*check PLATFORMCTL_S3_ENDPOINT"):
         s3admin.connect("minio", iam_s3.endpoint, "", "")  # only the constructor: no MinIO server here
     with pytest.raises(ConfigError, match="no S3 endpoint"):
         s3admin.from_env({}, {})
@@ -159,7 +159,7 @@ def test_admin_errors_are_one_line(iam_s3):
 def test_rotate_dry_run_describes_the_key_steps(run_cli, seeded, smap, monkeypatch, vault_server):
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
-    monkeypatch.delenv("S3_ENDPOINT", raising=False)
+    monkeypatch.delenv("PLATFORMCTL_S3_ENDPOINT", raising=False)
     monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
     before = seeded.read(PATH)
     code, out, err = run_cli("rotate", "--env", seeded.env, "--secret", PATH, "--dry-run")

@@ -21,7 +21,8 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "optional: PLATFORMCTL_RABBITMQ_AMQP (host:port for the login check), PLATFORMCTL_RABBITMQ_VHOST, "
         "PLATFORMCTL_RABBITMQ_ADMIN_USER/_PASSWORD (else the user changes its own password). After the "
         "rollout the smoke subset of each consumer runs (`platformctl smoke --only NAME`). An S3 access "
-        "key needs S3_ENDPOINT and S3_ADMIN_API=minio|iam (admin credentials: kv/<env>/minio).",
+        "key needs PLATFORMCTL_S3_ENDPOINT and PLATFORMCTL_S3_ADMIN_API=minio|iam "
+        "(admin credentials: kv/<env>/minio).",
     )
     parser.add_argument("--secret", required=True, metavar="NAME", help="rotation name from the secret map")
     parser.add_argument(
@@ -49,13 +50,15 @@ def _issuer(spec: Any, client: vault.Vault, dry_run: bool) -> rotate.Issuer | No
         return None
     environ = dict(os.environ)
     if dry_run:
-        environ.setdefault("S3_ENDPOINT", "http://s3-endpoint.invalid")  # only described
+        environ.setdefault("PLATFORMCTL_S3_ENDPOINT", "http://s3-endpoint.invalid")  # only described
         placeholder = {"root-user": "dry-run", "root-password": "dry-run"}
         return s3keys.issuer_for(
-            spec, s3admin.from_env(environ, placeholder), environ.get("S3_REGION", "us-east-1")
+            spec, s3admin.from_env(environ, placeholder), environ.get("PLATFORMCTL_S3_REGION", "us-east-1")
         )
     creds = client.read("minio").data
-    return s3keys.issuer_for(spec, s3admin.from_env(environ, creds), environ.get("S3_REGION", "us-east-1"))
+    return s3keys.issuer_for(
+        spec, s3admin.from_env(environ, creds), environ.get("PLATFORMCTL_S3_REGION", "us-east-1")
+    )
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:

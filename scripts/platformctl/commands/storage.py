@@ -23,15 +23,17 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("action", choices=["ensure"], help="the only action: ensure")
     parser.add_argument(
-        "--endpoint", default=os.environ.get("S3_ENDPOINT"), help="S3 endpoint URL (default $S3_ENDPOINT)"
+        "--endpoint",
+        default=os.environ.get("PLATFORMCTL_S3_ENDPOINT"),
+        help="S3 endpoint URL (default $PLATFORMCTL_S3_ENDPOINT)",
     )
-    parser.add_argument("--region", default=os.environ.get("S3_REGION", "us-east-1"))
+    parser.add_argument("--region", default=os.environ.get("PLATFORMCTL_S3_REGION", "us-east-1"))
     parser.add_argument(
         "--admin-api",
         choices=[*s3admin.BACKENDS, "none"],
-        default=os.environ.get("S3_ADMIN_API", "none"),
+        default=os.environ.get("PLATFORMCTL_S3_ADMIN_API", "none"),
         help="user/key admin API: minio (MinIO admin, the cluster's store), iam (AWS IAM API, e.g. "
-        "SeaweedFS) or none (skip consumer users); default $S3_ADMIN_API, else none",
+        "SeaweedFS) or none (skip consumer users); default $PLATFORMCTL_S3_ADMIN_API, else none",
     )
     parser.set_defaults(handler=handle)
     return parser
@@ -39,7 +41,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
     if not args.endpoint:
-        raise UsageError("no S3 endpoint: pass --endpoint URL or set S3_ENDPOINT")
+        raise UsageError("no S3 endpoint: pass --endpoint URL or set PLATFORMCTL_S3_ENDPOINT")
     smap = secret_map.load()
     client = vault.connect(ctx.env, smap.mount)
     creds = client.read("minio").data
@@ -51,7 +53,9 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     rows = [[r.bucket, "yes" if r.created else "no", r.versioning, r.policy] for r in results]
     ctx.say(render_table(["bucket", "created", "versioning", "policy"], rows))
     if args.admin_api == "none":
-        ctx.say("consumer users skipped: no admin API chosen (--admin-api minio|iam or S3_ADMIN_API)")
+        ctx.say(
+            "consumer users skipped: no admin API chosen (--admin-api minio|iam or PLATFORMCTL_S3_ADMIN_API)"
+        )
         return 0
     admin = s3admin.connect(
         args.admin_api, args.endpoint, creds.get("root-user", ""), creds.get("root-password", ""), args.region

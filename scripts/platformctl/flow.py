@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,18 @@ def apply(
 def _apply_stack(layout: Layout, env: str, name: str, plan_dir: Path | None) -> None:
     stack = layout.init(env, name)
     stack.apply(_saved(plan_dir, name) if plan_dir else None)
+    if name == "cluster":
+        write_kubeconfig(layout.state / env / "kubeconfig", stack.output("kubeconfig"))
+
+
+def write_kubeconfig(target: Path, content: str) -> None:
+    """The cluster stack's kubeconfig output, for the platform stack and the glue: mode 0600, atomic."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    partial.replace(target)
 
 
 def destroy(ctx: Context, layout: Layout, auto_approve: bool = False) -> None:

@@ -47,6 +47,11 @@ def test_plan_changes_nothing_then_apply_runs_in_order_then_destroy(layout):
     flow.apply(ctx, layout, _recorder(calls))
     assert calls == ["secrets", "values", "smoke"]
     assert (layout.state / "dev" / "cluster.tfstate").is_file()
+    kubeconfig = layout.state / "dev" / "kubeconfig"
+    assert kubeconfig.read_text().endswith("# kubeconfig-of-dev-cluster\n")
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    # a sensitive output is never printed
+    assert "kubeconfig-of" not in ctx.out.getvalue() + ctx.err.getvalue()
     assert flow.plan(_ctx(), layout) == {"cluster": False, "platform": False}
     flow.destroy(ctx, layout)
     assert flow.plan(_ctx(), layout) == {"cluster": True, "platform": True}

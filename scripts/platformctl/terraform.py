@@ -23,6 +23,16 @@ logging.getLogger("python_terraform").setLevel(logging.CRITICAL)
 
 _LOCK_ID = re.compile(r"ID:\s+(\S+)")
 
+# Known causes -> the fix to name in the one-line error.
+_HINTS = {
+    "Failed to query available provider packages": (
+        "the providers cannot be downloaded: allow access to the Terraform provider registry or "
+        "point TF_CLI_CONFIG_FILE at a provider mirror"
+    ),
+    "No valid credential sources found": "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)",
+    "Backend initialization required": "rerun the same command: platformctl runs terraform init first",
+}
+
 
 def _first_error(stderr: str) -> str:
     for line in stderr.splitlines():
@@ -66,7 +76,10 @@ class Stack:
                 f"(lock {lock_id}); wait for it, or if that run died: "
                 f"terraform -chdir={self.dir} force-unlock {lock_id}"
             )
-        return TerraformError(f"terraform {cmd} in {self.dir.name} failed: {_first_error(stderr)}")
+        first = _first_error(stderr)
+        full = f"run `terraform -chdir={self.dir} {cmd}` for the full output"
+        hint = next((fix for cause, fix in _HINTS.items() if cause in stderr), full)
+        return TerraformError(f"terraform {cmd} in {self.dir.name} failed: {first}; {hint}")
 
     def _common(self) -> dict[str, Any]:
         # Variables go through a temporary var file (python-terraform), never onto the command line.

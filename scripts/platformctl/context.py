@@ -17,8 +17,9 @@ class Context:
     env: str = "dev"
     verbose: bool = False
     dry_run: bool = False
-    out: TextIO = field(default=sys.stdout)
-    err: TextIO = field(default=sys.stderr)
+    # Looked up when a Context is made, not at import, so pytest's capture and redirections apply.
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
 
     def say(self, message: str) -> None:
         """A line of normal output (tables, results)."""

@@ -20,7 +20,11 @@ PATH_ANNOTATION = "platformctl.io/vault-path"
 
 
 def expected_context(env: str) -> str:
-    """The kube context an environment deploys to (`kube_context` in terraform/envs/<env>/platform.tfvars)."""
+    """The kube context an environment deploys to: PLATFORMCTL_KUBE_CONTEXT when set (e.g. a test cluster),
+    else `kube_context` in terraform/envs/<env>/platform.tfvars."""
+    override = os.environ.get("PLATFORMCTL_KUBE_CONTEXT")
+    if override:
+        return override
     tfvars = repo_root() / "terraform" / "envs" / env / "platform.tfvars"
     try:
         match = re.search(r'^\s*kube_context\s*=\s*"([^"]+)"', tfvars.read_text(), re.MULTILINE)

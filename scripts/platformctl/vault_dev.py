@@ -88,7 +88,10 @@ def start(state: Path, timeout: float = 30) -> dict[str, object]:
     token = secrets.token_urlsafe(24)
     state.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": token, "HOME": str(state.parent)}
-    with (state.parent / "vault-dev.log").open("ab") as log:
+    # The dev server prints its root token and unseal key on stdout: that goes nowhere. Its log lines
+    # (stderr) go to a 0600 file for debugging.
+    log_fd = os.open(state.parent / "vault-dev.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             [
                 str(bao),
@@ -97,8 +100,8 @@ def start(state: Path, timeout: float = 30) -> dict[str, object]:
                 f"-dev-listen-address={addr.removeprefix('http://')}",
                 "-dev-no-store-token",
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
             env=env,
             cwd=state.parent,
             start_new_session=True,

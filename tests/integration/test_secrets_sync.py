@@ -90,6 +90,19 @@ def test_kube_context_must_be_the_envs(tmp_path):
         api_client("dev", str(tmp_path / "absent"))
 
 
+def test_kube_context_override_names_another_cluster(tmp_path, monkeypatch):
+    """PLATFORMCTL_KUBE_CONTEXT replaces the env's context (a test cluster); the check itself stays."""
+    from tests.integration.fake_kube import running_fake
+
+    monkeypatch.setenv("PLATFORMCTL_KUBE_CONTEXT", "kind-someone-else")
+    with running_fake(tmp_path, context="kind-someone-else") as (_, kubeconfig):
+        assert api_client("dev", str(kubeconfig)) is not None
+    monkeypatch.setenv("PLATFORMCTL_KUBE_CONTEXT", "k8s-harness")
+    missing = pytest.raises(KubernetesError, match="'k8s-harness' for dev is missing")
+    with running_fake(tmp_path, context="kind-someone-else") as (_, kubeconfig), missing:
+        api_client("dev", str(kubeconfig))
+
+
 def test_cli_sync_prints_table_without_values(vault_server, smap, fake_kube, monkeypatch, run_cli):
     _, kubeconfig = fake_kube
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)

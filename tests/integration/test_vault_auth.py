@@ -74,6 +74,9 @@ def test_vault_dev_lifecycle_seed_reuse_sealed_stop(tmp_path, smap):
     try:
         assert stat.S_IMODE(state.stat().st_mode) == 0o600
         assert json.loads(state.read_text())["pid"] == data["pid"]
+        log = tmp_path / "vault-dev.log"  # the server's own log: private, and without the root token
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert str(data["token"]) not in log.read_text() and "Unseal Key" not in log.read_text()
         assert seeded == sorted(smap.vault)
         vault = connect("dev", environ={}, state=state)
         keyset = json.loads(vault.read("auth-jwt").data["keyset"])

@@ -51,7 +51,7 @@ apply: setup ## cluster, secrets, values, releases and smoke tests for ENV
 	@$(PLATFORMCTL) apply
 
 smoke: setup ## post-deploy smoke tests against the current kube context
-	@$(PLATFORMCTL) smoke
+	@$(PLATFORMCTL) smoke --junit reports/junit/smoke.xml
 
 rotate: setup ## rotate one secret: make rotate SECRET=name
 	@$(PLATFORMCTL) rotate --secret '$(SECRET)'

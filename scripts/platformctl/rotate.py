@@ -23,7 +23,6 @@ from platformctl.vault import Vault
 Step = Callable[[str, str], None]
 # Checks after every step (smoke subset); nothing to undo, a failure rolls the steps back.
 Check = Callable[[], None]
-SMOKE_SKIPPED = "smoke subset skipped: smoke suite not available"
 
 
 class Issuer(Protocol):
@@ -217,25 +216,15 @@ def rotated_secrets(secret_map: SecretMap, spec: RotationSpec) -> list[str]:
     return sorted(n for n, s in secret_map.secrets.items() if s.path == spec.path)
 
 
-def checks_for(
-    spec: RotationSpec, secret_map: SecretMap, env: str, say: Callable[[str], None]
-) -> list[tuple[str, Check]]:
-    """The smoke subset of every Deployment-backed consumer of the rotated Secrets."""
+def checks_for(spec: RotationSpec, secret_map: SecretMap, env: str) -> list[tuple[str, Check]]:
+    """The smoke subset of every consumer release of the rotated Secrets."""
     releases = sorted(
         {r for rs in _consumers(secret_map, rotated_secrets(secret_map, spec)).values() for r in rs}
     )
     return [
-        (f"smoke subset for {release}", lambda release=release: smoke_subset(release, env, say))
+        (f"smoke subset for {release}", lambda release=release: smoke_hook.run(env, only=release))
         for release in releases
     ]
-
-
-def smoke_subset(component: str, env: str, say: Callable[[str], None]) -> None:
-    """Run `platformctl smoke --only COMPONENT`; say plainly when there is no smoke suite to run."""
-    if not smoke_hook.available():
-        say(f"{SMOKE_SKIPPED} ({component})")
-        return
-    smoke_hook.run(env, only=component)
 
 
 def _consumers(secret_map: SecretMap, names: list[str]) -> dict[str, list[str]]:

@@ -1,15 +1,8 @@
-"""Running the smoke suite from other verbs (`apply`, `rotate`), and knowing whether it exists yet."""
+"""Running `platformctl smoke` from other verbs: `apply` at the end, `rotate` once per consumer."""
 
 from __future__ import annotations
 
 from platformctl.errors import SmokeFailed
-
-
-def available() -> bool:
-    """Whether a real `smoke` verb is registered (not the placeholder in commands/cluster_only.py)."""
-    from platformctl import cli  # late: cli imports the verbs, which import modules that import this one
-
-    return any(verb.__name__.rsplit(".", 1)[-1] == "smoke" for verb in cli.VERBS)
 
 
 def run(env: str, only: str | None = None) -> None:

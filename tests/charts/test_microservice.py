@@ -96,3 +96,13 @@ def test_service_account_without_token(rendered):
     for rel in ("users", "auth", "notifications"):
         sa = _kinds(rendered[(rel, "prod")])["ServiceAccount"]
         assert sa["automountServiceAccountToken"] is False
+
+
+def test_terminating_pods_keep_serving_until_the_service_rules_drop_them(rendered):
+    """preStop sleep: endpoints and kube-proxy rules drop the pod before SIGTERM stops its listener."""
+    for rel in ("users", "auth", "notifications"):
+        pod = _kinds(rendered[(rel, "prod")])["Deployment"]["spec"]["template"]["spec"]
+        command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+        assert command[0] == "sleep" and 0 < int(command[1]) < pod["terminationGracePeriodSeconds"] / 2
+    docs = render.render(USERS, "dev", extra=["--set", "preStopSleepSeconds=0"])
+    assert "lifecycle" not in _kinds(docs)["Deployment"]["spec"]["template"]["spec"]["containers"][0]

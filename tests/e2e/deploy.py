@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from kubernetes import client as k8s_client
 from platformctl import kube, secret_map, secrets_sync, vault, vault_dev, versions
 from platformctl import releases as helm_releases
 from platformctl import values as values_mod
@@ -38,6 +40,7 @@ from tests.e2e.cluster import (
     wait_pods_ready,
 )
 from tests.e2e.releases import Planned, install, plan, uninstall
+from tests.e2e.resilience import run_pod_deletion, run_rotation
 
 
 class Run:
@@ -132,9 +135,7 @@ def up(run: Run, build: bool, pods_timeout: float) -> None:
         s3_stand_in.deploy(run.kubeconfig, str(pins.tools["weed"].version))
     started = time.monotonic()
     rows = install_all(run, planned)
-    from kubernetes import client as k8s
-
-    core = k8s.CoreV1Api(kube.api_client(run.env, str(run.kubeconfig)))
+    core = k8s_client.CoreV1Api(kube.api_client(run.env, str(run.kubeconfig)))
     pods = wait_pods_ready(core, namespaces, pods_timeout)
     run.timings.append([f"install -> all {pods} pods Ready", f"{time.monotonic() - started:.1f}s"])
     run.ctx.say(render_table(["release", "namespace", "wave", "result", "time / reason"], rows))
@@ -145,6 +146,33 @@ def check(run: Run) -> None:
     with run.timed("seed flow check"):
         rows = seed_flow(run.kubeconfig, store)
     run.ctx.say(render_table(["check", "result"], rows))
+
+
+def smoke(run: Run) -> None:
+    """`platformctl smoke` (issue 7, step 4), with the releases this cluster cannot have declared skipped."""
+    skips = [f"--skip={p.name}={p.skip_reason}" for p in run.plan() if p.skip_reason]
+    junit = run.root / "reports" / "junit" / "e2e-smoke.xml"
+    argv = [sys.executable, "-m", "platformctl.cli", "--env", run.env, "smoke", "--junit", str(junit), *skips]
+    with run.timed("smoke"):
+        code = subprocess.run(
+            argv, env={**os.environ, "KUBECONFIG": str(run.kubeconfig)}, check=False
+        ).returncode
+    if code:
+        raise E2EError(f"platformctl smoke failed (exit {code}); see its table above and {junit}")
+
+
+def resilience(run: Run) -> None:
+    """Steps 5 and 6 of issue 7: rotations and a pod deletion under an in-cluster login load."""
+    api = kube.api_client(run.env, str(run.kubeconfig))
+    core, batch = k8s_client.CoreV1Api(api), k8s_client.BatchV1Api(api)
+    auth = versions.load().images["auth"]
+    image = f"{auth.repository}:{auth.tag}"
+    with run.timed("rotation under load (JWT key, database password)"):
+        rows = run_rotation(core, batch, run.kubeconfig, run.vault_state, image)
+    with run.timed("pod deletion under load"):
+        rows += run_pod_deletion(core, batch, image)
+    rows.append(["MinIO pool expansion", "not possible here: no MinIO image can be built on this machine"])
+    run.ctx.say(render_table(["resilience check", "result"], rows))
 
 
 def down(run: Run) -> None:
@@ -173,8 +201,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "action",
         nargs="?",
         default="all",
-        choices=["up", "check", "down", "all"],
-        help="up: deploy and leave running; check: seed flow; down: remove everything; all: up, check, down",
+        choices=["up", "check", "smoke", "resilience", "down", "all"],
+        help="up: deploy and leave running; check: seed flow; smoke: platformctl smoke; resilience: "
+        "rotations and a pod deletion under load; down: remove everything; all: up, smoke, resilience, down",
     )
     parser.add_argument("--env", default="dev", choices=["dev"], help="only dev: it uses `vault dev`")
     parser.add_argument("--no-build", action="store_true", help="use the images already in the docker")
@@ -186,8 +215,12 @@ def execute(args: argparse.Namespace, run: Run) -> None:
     try:
         if args.action in ("up", "all"):
             up(run, not args.no_build, args.pods_timeout)
-        if args.action in ("check", "all"):
+        if args.action == "check":
             check(run)
+        if args.action in ("smoke", "all"):
+            smoke(run)
+        if args.action in ("resilience", "all"):
+            resilience(run)
     finally:
         if args.action in ("down", "all"):
             down(run)

@@ -9,7 +9,7 @@ import types
 
 import pytest
 from kubernetes import config
-from platformctl import cli, rabbitmq, rotate, smoke_hook
+from platformctl import cli, rabbitmq, rotate
 from platformctl.errors import ConfigError, PlatformError
 from platformctl.kube import KubeSecrets
 from platformctl.rollout import Roller
@@ -123,18 +123,15 @@ def test_dry_run_describes_the_rabbitmq_step(run_cli, seeded, smap, monkeypatch,
     assert seeded.read("rabbitmq").version == before
 
 
-# --- the smoke-subset hook (`platformctl smoke` is issue 7; a fake verb stands in for it below) ---
+# --- the smoke-subset hook (a fake verb stands in for `platformctl smoke`, which needs a cluster) ---
 
 
-def test_smoke_subset_says_it_was_skipped_without_a_smoke_verb():
-    lines: list[str] = []
-    assert not smoke_hook.available()
-    rotate.smoke_subset("auth", "dev", lines.append)
-    assert lines == ["smoke subset skipped: smoke suite not available (auth)"]
+def _is_smoke(verb: types.ModuleType) -> bool:
+    return verb.__name__.rsplit(".", 1)[-1] == "smoke"
 
 
 def _fake_smoke_verb(calls: list[str], exit_code: int) -> types.ModuleType:
-    """FAKE `smoke` verb (the real smoke suite does not exist yet): records --only, returns exit_code."""
+    """FAKE `smoke` verb (the real one needs a live cluster): records --only, returns exit_code."""
     verb = types.ModuleType("platformctl.commands.smoke")
 
     def register(verbs):
@@ -148,17 +145,18 @@ def _fake_smoke_verb(calls: list[str], exit_code: int) -> types.ModuleType:
 
 
 def _with_smoke_verb(monkeypatch, calls: list[str], exit_code: int) -> None:
-    """Register the fake in place of the `smoke` placeholder of commands/cluster_only (as issue 7 will)."""
-    others = [v for v in cli.VERBS if not v.__name__.endswith(".cluster_only")]
+    """Register the fake in place of the real `smoke` verb."""
+    others = [v for v in cli.VERBS if not _is_smoke(v)]
     monkeypatch.setattr(cli, "VERBS", [*others, _fake_smoke_verb(calls, exit_code)])
 
 
-def test_smoke_subset_runs_the_smoke_verb_when_there_is_one(monkeypatch):
+def test_smoke_subset_runs_the_smoke_verb_for_each_consumer(monkeypatch, smap):
     calls: list[str] = []
     _with_smoke_verb(monkeypatch, calls, 0)
-    lines: list[str] = []
-    rotate.smoke_subset("notifications", "dev", lines.append)
-    assert calls == ["notifications"] and lines == []
+    checks = rotate.checks_for(rotate.spec_for(smap, "rabbitmq-app-password"), smap, "dev")
+    for _title, check in checks:
+        check()
+    assert calls == ["auth", "notifications", "rabbitmq"]
 
 
 def test_failed_smoke_subset_rolls_the_rotation_back(
@@ -170,7 +168,7 @@ def test_failed_smoke_subset_rolls_the_rotation_back(
     user, old = rabbit_user
     settings = _settings(rabbitmq_api)
     plan = _plan(seeded, smap, fake_kube, user, old, settings)
-    plan.checks = rotate.checks_for(plan.spec, smap, seeded.env, lambda _line: None)
+    plan.checks = rotate.checks_for(plan.spec, smap, seeded.env)
     with pytest.raises(PlatformError, match="smoke subset for auth failed") as exc:
         rotate.run(plan, seeded, lambda _line: None)
     assert exc.value.exit_code == 7 and calls == ["auth"]

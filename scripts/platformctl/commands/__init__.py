@@ -11,9 +11,9 @@ from types import ModuleType
 from platformctl.commands import (
     apply,
     bench,
-    cluster_only,
     destroy,
     doctor,
+    e2e,
     plan,
     quality,
     releases,
@@ -21,6 +21,7 @@ from platformctl.commands import (
     rotate,
     secrets,
     setup,
+    smoke,
     storage,
     values,
     vault,
@@ -39,7 +40,8 @@ VERBS: list[ModuleType] = [
     plan,
     apply,
     bench,
-    cluster_only,
+    e2e,
+    smoke,
     destroy,
     releases,
 ]

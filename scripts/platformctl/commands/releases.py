@@ -77,9 +77,7 @@ def handle(args: argparse.Namespace, ctx: Context, helm: Any = None) -> int:
         rows = releases.history(helm, args.name, namespace_of(args.name, plan), args.max)
     else:
         namespace = namespace_of(args.name, plan)
-        with ctx.step(
-            f"rollback {args.name} to revision {args.revision}{' (dry run)' if ctx.dry_run else ''}"
-        ):
+        with ctx.step(f"rollback {args.name} to revision {args.revision}"):
             row = releases.rollback(helm, args.name, namespace, args.revision, ctx.dry_run)
         verb = "would roll back" if ctx.dry_run else "rolled back"
         ctx.say(f"{verb} {args.name} ({namespace}) to revision {args.revision}")

@@ -65,7 +65,7 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     smap = secret_map.load()
     spec = rotate.spec_for(smap, args.secret)
     client = vault.connect(ctx.env, smap.mount)
-    checks = rotate.checks_for(spec, smap, ctx.env, ctx.say)
+    checks = rotate.checks_for(spec, smap, ctx.env)
     if ctx.dry_run:
         steps = rotate.steps_for(
             spec,

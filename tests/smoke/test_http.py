@@ -1,0 +1,148 @@
+"""HTTP through the entry point, the seed flow, and the object store with the consumer's credentials."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import httpx
+import jwt
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from platformctl import smoke
+from platformctl.values import Release
+
+from tests.smoke import cluster
+from tests.smoke.conftest import Entry
+
+S3_WAIT_SECONDS = 10
+SEED_SERVICES = ("users", "auth", "notifications")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probe_endpoint(service: Release, path: str, entry: Entry, http: httpx.Client,
+                        request: pytest.FixtureRequest) -> None:  # fmt: skip
+    response = http.get(f"{entry.health(service.name)}{path}")
+    assert response.status_code == 200, f"{service.name} {path}: HTTP {response.status_code}"
+    smoke.record(request, f"200 via {entry.kind}")
+
+
+def _api(entry: Entry, http: httpx.Client, method: str, service: str, path: str, **kw: Any) -> httpx.Response:
+    prefix = {"users": "/users-ms", "auth": "/auth-ms", "notifications": "/notifications-ms"}[service]
+    base, headers = entry.api(service)
+    return http.request(method, f"{base}{prefix}{path}", headers=headers, **kw)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(settings: dict[str, dict[str, str]]) -> Iterator[str]:
+    """The notifications release's S3 endpoint (an in-cluster Service), port-forwarded to 127.0.0.1."""
+    url = urlparse(settings["notifications"]["NOTIFICATIONS_S3_ENDPOINT"])
+    host = (url.hostname or "").split(".")
+    assert len(host) >= 2, f"S3 endpoint {url.geturl()} is not <service>.<namespace>[.svc...]"
+    with cluster.forward(host[1], host[0], url.port or 80) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def _s3(endpoint: str, region: str, access_key: str, secret_key: str) -> Any:
+    config = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"},
+                    connect_timeout=5, read_timeout=10)  # fmt: skip
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key,
+                        aws_secret_access_key=secret_key, region_name=region, config=config)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(s3_endpoint: str, settings: dict[str, dict[str, str]]) -> tuple[Any, str]:
+    """boto3 on the consumer's own credentials (read through the Kubernetes API, never printed)."""
+    keys = cluster.secret_data("apps", "notifications-s3")
+    region = settings["notifications"]["NOTIFICATIONS_S3_REGION"]
+    client = _s3(s3_endpoint, region, keys["access-key"], keys["secret-key"])
+    return client, settings["notifications"]["NOTIFICATIONS_S3_BUCKET"]
+
+
+def _wait_object(s3: Any, bucket: str, prefix: str) -> str:
+    deadline = time.monotonic() + S3_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        if found:
+            return str(found[0]["Key"])
+        time.sleep(0.5)
+    raise AssertionError(f"no notification object under s3://{bucket}/{prefix} after {S3_WAIT_SECONDS}s")
+
+
+def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
+    """Remove the smoke user's notification objects (the user itself is removed by its fixture)."""
+    for found in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=found["Key"])
+
+
+def _verify(entry: Entry, http: httpx.Client, token: str, issuer: str) -> dict[str, Any]:
+    jwks = _api(entry, http, "GET", "auth", "/.well-known/jwks.json")
+    assert jwks.status_code == 200, f"JWKS: HTTP {jwks.status_code}"
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = next((k for k in jwks.json()["keys"] if k.get("kid") == kid), None)
+    assert key is not None, f"the token's kid {kid} is not in the JWKS"
+    return dict(jwt.decode(token, jwt.PyJWK(key).key, algorithms=["EdDSA"], issuer=issuer))
+
+
+@pytest.fixture
+def user(entry: Entry, http: httpx.Client) -> Iterator[dict[str, Any]]:
+    """A throw-away user, deleted again whatever the flow's outcome."""
+    email, password = f"smoke-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+    body = {"name": "Smoke", "surname": "Check", "email": email, "password": password}
+    created = _api(entry, http, "POST", "users", "/users", json=body)
+    assert created.status_code == 201, f"create user: HTTP {created.status_code}"
+    yield {**created.json(), "email": email, "password": password}
+    deleted = _api(entry, http, "DELETE", "users", f"/users/{created.json()['id']}")
+    assert deleted.status_code == 204, f"delete the smoke user: HTTP {deleted.status_code}"
+
+
+@pytest.mark.component(*SEED_SERVICES)
+def test_seed_flow(user: dict[str, Any], entry: Entry, http: httpx.Client, store: tuple[Any, str],
+                   settings: dict[str, dict[str, str]], request: pytest.FixtureRequest) -> None:  # fmt: skip
+    login = _api(entry, http, "POST", "auth", "/auth/login",
+                 json={"email": user["email"], "password": user["password"]})  # fmt: skip
+    assert login.status_code == 200, f"login: HTTP {login.status_code}"
+    claims = _verify(entry, http, login.json()["access_token"], settings["auth"]["AUTH_JWT_ISSUER"])
+    assert str(claims["sub"]) == str(user["id"]), "the token's subject is not the new user"
+    s3, bucket = store
+    prefix = f"users/{user['id']}/"
+    try:
+        key = _wait_object(s3, bucket, prefix)
+        listed = _api(
+            entry, http, "GET", "notifications", "/notifications", params={"user_id": str(user["id"])}
+        )
+        assert listed.status_code == 200 and listed.json()["items"], "the notifications API lists nothing"
+    finally:
+        _delete_prefix(s3, bucket, prefix)
+    smoke.record(request, f"user {user['id']}: login, JWT verified, {key}, listed (via {entry.kind})")
+
+
+@pytest.mark.component("notifications")
+def test_object_store_round_trip(store: tuple[Any, str], request: pytest.FixtureRequest) -> None:
+    s3, bucket = store
+    key, body = f"smoke/{secrets.token_hex(6)}", secrets.token_bytes(64)
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    try:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents"), "object still listed"
+    smoke.record(request, f"put/get/delete s3://{bucket}/smoke/...")
+
+
+@pytest.mark.component("notifications")
+def test_object_store_refuses_wrong_credentials(s3_endpoint: str, settings: dict[str, dict[str, str]],
+                                                request: pytest.FixtureRequest) -> None:  # fmt: skip
+    keys = cluster.secret_data("apps", "notifications-s3")
+    notifications = settings["notifications"]
+    wrong = _s3(s3_endpoint, notifications["NOTIFICATIONS_S3_REGION"], keys["access-key"],
+                secrets.token_urlsafe(24))  # fmt: skip
+    bucket, key = notifications["NOTIFICATIONS_S3_BUCKET"], f"smoke/{secrets.token_hex(6)}"
+    with pytest.raises(ClientError) as refused:
+        wrong.put_object(Bucket=bucket, Key=key, Body=b"x")
+    smoke.record(request, f"refused: {refused.value.response['Error'].get('Code', '?')}")

@@ -2,9 +2,10 @@
 
     source <harness home>/env          # KUBECONFIG and DOCKER_HOST of the harness
     .venv/bin/python -m tests.e2e.deploy up     # build, vault dev, secrets sync, values, install
-    .venv/bin/python -m tests.e2e.deploy check  # the seed flow through port-forwards (tests/e2e/check.py)
+    .venv/bin/python -m tests.e2e.deploy smoke  # platformctl smoke (with the seed flow)
+    .venv/bin/python -m tests.e2e.deploy resilience  # rotations and a pod deletion under load
     .venv/bin/python -m tests.e2e.deploy down   # uninstall, delete namespaces, stop the dev Vault
-    .venv/bin/python -m tests.e2e.deploy all    # up, check, then always down
+    .venv/bin/python -m tests.e2e.deploy all    # up, smoke, resilience, then always down
 
 Uses the glue as a library (platformctl.vault_dev, secrets_sync, values, kube, releases) and the release
 plan from terraform/stacks/release-plan. Upstream charts and minio are skipped and listed.
@@ -32,7 +33,6 @@ from platformctl.errors import PlatformError
 from platformctl.paths import repo_root, state_dir
 
 from tests.e2e import images, s3_stand_in
-from tests.e2e.check import seed_flow
 from tests.e2e.cluster import (
     E2EError,
     kubectl,
@@ -141,13 +141,6 @@ def up(run: Run, build: bool, pods_timeout: float) -> None:
     run.ctx.say(render_table(["release", "namespace", "wave", "result", "time / reason"], rows))
 
 
-def check(run: Run) -> None:
-    store = kube.KubeSecrets(kube.api_client(run.env, str(run.kubeconfig)))
-    with run.timed("seed flow check"):
-        rows = seed_flow(run.kubeconfig, store)
-    run.ctx.say(render_table(["check", "result"], rows))
-
-
 def smoke(run: Run) -> None:
     """`platformctl smoke` (issue 7, step 4), with the releases this cluster cannot have declared skipped."""
     skips = [f"--skip={p.name}={p.skip_reason}" for p in run.plan() if p.skip_reason]
@@ -201,8 +194,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "action",
         nargs="?",
         default="all",
-        choices=["up", "check", "smoke", "resilience", "down", "all"],
-        help="up: deploy and leave running; check: seed flow; smoke: platformctl smoke; resilience: "
+        choices=["up", "smoke", "resilience", "down", "all"],
+        help="up: deploy and leave running; smoke: platformctl smoke (seed flow included); resilience: "
         "rotations and a pod deletion under load; down: remove everything; all: up, smoke, resilience, down",
     )
     parser.add_argument("--env", default="dev", choices=["dev"], help="only dev: it uses `vault dev`")
@@ -215,8 +208,6 @@ def execute(args: argparse.Namespace, run: Run) -> None:
     try:
         if args.action in ("up", "all"):
             up(run, not args.no_build, args.pods_timeout)
-        if args.action == "check":
-            check(run)
         if args.action in ("smoke", "all"):
             smoke(run)
         if args.action in ("resilience", "all"):

@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from platformctl import jwtkeys
 from platformctl.errors import VaultError
+from platformctl.net import free_port
 from platformctl.secret_map import SecretMap
 from platformctl.tools import find_tool
 from platformctl.vault import Vault, connect
@@ -37,12 +37,6 @@ def seed(vault: Vault, secret_map: SecretMap) -> list[str]:
             vault.write(component, {key: generate(gen) for key, gen in keys.items()}, cas=0)
             written.append(component)
     return written
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _healthy(addr: str) -> bool:
@@ -84,7 +78,7 @@ def _write_state(state: Path, data: dict[str, object]) -> None:
 def start(state: Path, timeout: float = 30) -> dict[str, object]:
     """Start `bao server -dev` detached on a free loopback port; the root token travels by environment."""
     bao = find_tool("bao")
-    addr = f"http://127.0.0.1:{_free_port()}"
+    addr = f"http://127.0.0.1:{free_port()}"
     token = secrets.token_urlsafe(24)
     state.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": token, "HOME": str(state.parent)}

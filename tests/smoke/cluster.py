@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from platformctl import kube, release_plan, releases, smoke
+from platformctl import kube, portforward, release_plan, releases, smoke
+from platformctl.errors import KubernetesError
 from platformctl.tools import find_tool
 from platformctl.values import Release
 
@@ -92,36 +90,11 @@ def kubectl_args() -> list[str]:
     return args + (["--kubeconfig", config] if config else [])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextmanager
 def forward(namespace: str, service: str, port: int) -> Iterator[int]:
     """Yields a 127.0.0.1 port forwarded to svc/`service`:`port`; the kubectl process is stopped after."""
-    local = _free_port()
-    args = [*kubectl_args(), "-n", namespace, "port-forward", "--address", "127.0.0.1"]
-    proc = subprocess.Popen([*args, f"svc/{service}", f"{local}:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        deadline = time.monotonic() + FORWARD_TIMEOUT
-        while not _listening(local):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"port-forward to {namespace}/{service}:{port} did not come up")
-            time.sleep(0.2)
-        yield local
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        with portforward.forward(kubectl_args(), namespace, service, port, FORWARD_TIMEOUT) as local:
+            yield local
+    except KubernetesError as exc:  # a check failure, reported like any other assertion
+        raise AssertionError(str(exc)) from None

@@ -3,11 +3,24 @@
 
 ENV ?= dev
 ENVS := dev staging prod
-# Fail before anything runs: no venv, no tool, no Terraform for an environment that does not exist.
-ifeq ($(filter $(ENV),$(ENVS)),)
-$(shell printf "error: unknown ENV '%s' (choose dev, staging, prod)\n" '$(ENV)' >&2)
+# Every variable a recipe uses is checked before anything runs, with make functions only (no shell) and on
+# its unexpanded text ($(value ...)), so that nothing a user types can run as make or shell code: names and
+# paths are limited to letters, digits and . _ / - ; switches to 0/1. ENV must be one of ENVS.
+_SAFE := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z \
+         0 1 2 3 4 5 6 7 8 9 . _ / -
+_strip = $(if $(2),$(call _strip,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,999,$(2))),$(1))
+_unsafe = $(strip $(call _strip,$(subst $$,?,$(value $(1))),$(_SAFE)))$(if $(word 2,$(value $(1))),space)
+check_safe = $(if $(call _unsafe,$(1)),$(error $(1) may only contain letters, digits and . _ / -))
+check_flag = $(if $(filter-out 0 1,$(value $(1))),$(error $(1) must be 0 or 1))
+$(call check_safe,ENV)
+ifeq ($(filter $(value ENV),$(ENVS)),)
+$(shell printf "error: unknown ENV '%s' (choose dev, staging, prod)\n" '$(value ENV)' >&2)
 $(error stopped)
 endif
+AUTO_APPROVE ?= 0
+NO_BUILD ?= 0
+$(foreach v,SECRET PLAN SITE,$(call check_safe,$(v)))
+$(foreach v,AUTO_APPROVE NO_BUILD,$(call check_flag,$(v)))
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,6 +28,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PLATFORMCTL := $(VENV)/bin/platformctl --env $(ENV)
+# A site profile (docs/configuration.md) reaches platformctl through the environment, like KUBECONFIG.
+ifneq ($(SITE),)
+export PLATFORMCTL_SITE := $(SITE)
+endif
+APPLY_FLAGS := $(if $(PLAN),--plan-dir '$(PLAN)') $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve) \
+               $(if $(filter 1,$(NO_BUILD)),--no-build)
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup test lint plan apply smoke rotate destroy render bench e2e doctor clean
@@ -44,11 +63,11 @@ test: lint ## lint, then every test suite that needs no cluster
 render: setup ## render the own charts for ENV into reports/rendered/ENV
 	@$(PLATFORMCTL) render
 
-plan: setup ## show what apply would change for ENV (changes nothing)
-	@$(PLATFORMCTL) plan
+plan: setup ## values, then what apply would change for ENV (PLAN=DIR saves it for apply)
+	@$(PLATFORMCTL) plan $(if $(PLAN),--out '$(PLAN)')
 
-apply: setup ## cluster, secrets, values, releases and smoke tests for ENV
-	@$(PLATFORMCTL) apply
+apply: setup ## cluster, namespaces, images, secrets, values, releases, smoke (PLAN=DIR AUTO_APPROVE=1 NO_BUILD=1 SITE=FILE)
+	@$(PLATFORMCTL) apply $(APPLY_FLAGS)
 
 smoke: setup ## post-deploy smoke tests against the current kube context
 	@$(PLATFORMCTL) smoke --junit reports/junit/smoke.xml
@@ -56,14 +75,15 @@ smoke: setup ## post-deploy smoke tests against the current kube context
 rotate: setup ## rotate one secret: make rotate SECRET=name
 	@$(PLATFORMCTL) rotate --secret '$(SECRET)'
 
-destroy: setup ## tear down ENV's releases and cluster
-	@$(PLATFORMCTL) destroy
+destroy: setup ## tear down ENV's releases, namespaces, cluster and dev Vault (prod: AUTO_APPROVE=1)
+	@$(PLATFORMCTL) destroy $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
 
 bench: setup ## benchmarks; prints figures
 	@$(PLATFORMCTL) bench
 
-e2e: setup ## end-to-end deployment on the cluster KUBECONFIG points at
-	@$(PLATFORMCTL) e2e
+e2e: setup ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONFIG points at (tests/e2e)
+	@$(VENV)/bin/python -m tests.e2e.driver
 
-clean: ## remove .venv, .tools, generated values and local state
-	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache
+clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state and dev's Terraform dir
+	@if [ -x $(VENV)/bin/platformctl ]; then $(VENV)/bin/platformctl vault dev --stop; fi
+	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache terraform/.dev

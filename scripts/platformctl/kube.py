@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
 
-from platformctl.errors import KubernetesError
-from platformctl.paths import repo_root, state_dir
+from platformctl import tfvars
+from platformctl.errors import ConfigError, KubernetesError
+from platformctl.paths import state_dir
 
 FIELD_MANAGER = "platformctl"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "platformctl"}
@@ -21,24 +22,32 @@ PATH_ANNOTATION = "platformctl.io/vault-path"
 
 def expected_context(env: str) -> str:
     """The kube context an environment deploys to: PLATFORMCTL_KUBE_CONTEXT when set (e.g. a test cluster),
-    else `kube_context` in terraform/envs/<env>/platform.tfvars."""
+    else the site profile's existing cluster, else `kube_context` in terraform/envs/<env>/platform.tfvars."""
+    from platformctl import site
+
     override = os.environ.get("PLATFORMCTL_KUBE_CONTEXT")
     if override:
         return override
-    tfvars = repo_root() / "terraform" / "envs" / env / "platform.tfvars"
+    profile = site.load()
+    if profile.cluster:
+        return profile.cluster.kube_context
     try:
-        match = re.search(r'^\s*kube_context\s*=\s*"([^"]+)"', tfvars.read_text(), re.MULTILINE)
-    except OSError:
-        match = None
-    if not match:
-        raise KubernetesError(f'{tfvars} sets no kube_context; add `kube_context = "..."` for {env}')
-    return match.group(1)
+        return tfvars.value(env, "platform", "kube_context")
+    except ConfigError as exc:
+        raise KubernetesError(str(exc)) from None
 
 
 def kubeconfig(env: str) -> str | None:
-    """The env's kubeconfig written by the cluster stack, else the user's ($KUBECONFIG or ~/.kube/config)."""
+    """The env's kubeconfig written by the cluster stack, else the user's ($KUBECONFIG or ~/.kube/config).
+
+    With a site profile that names an existing cluster, always the user's: that cluster is not ours.
+    """
+    from platformctl import site
+
     written = state_dir() / env / "kubeconfig"
-    return str(written) if written.is_file() else os.environ.get("KUBECONFIG")
+    if site.load().cluster or not written.is_file():
+        return os.environ.get("KUBECONFIG")
+    return str(written)
 
 
 def api_client(env: str, config_file: str | None = None) -> Any:
@@ -90,6 +99,22 @@ def secret_manifest(
     }
 
 
+def call(what: str, request: Callable[[], Any], missing_ok: bool = False) -> Any:
+    """Run one API request; its failure becomes a one-line KubernetesError (a 404 is None if `missing_ok`)."""
+    from kubernetes.client import ApiException
+
+    try:
+        return request()
+    except ApiException as exc:
+        if missing_ok and exc.status == 404:
+            return None
+        raise KubernetesError(f"{what} failed: HTTP {exc.status} {exc.reason}") from None
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        raise KubernetesError(
+            f"Kubernetes API unreachable ({type(exc).__name__}); check the cluster"
+        ) from None
+
+
 class KubeSecrets:
     """Reads and server-side applies Secrets; API errors become KubernetesError without the body."""
 
@@ -97,30 +122,25 @@ class KubeSecrets:
         from kubernetes import client as k8s
 
         self.core = k8s.CoreV1Api(client)
-        self._api_exception = k8s.ApiException
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            # Raw JSON: building the client's model objects costs more than the HTTP call itself.
-            response = self.core.read_namespaced_secret(name, namespace, _preload_content=False)
-            secret = json.loads(response.data)
-        except self._api_exception as exc:
-            if exc.status == 404:
-                return None
-            raise KubernetesError(
-                f"reading Secret {namespace}/{name} failed: HTTP {exc.status} {exc.reason}"
-            ) from None
-        except (OSError, urllib3.exceptions.HTTPError) as exc:
-            raise KubernetesError(
-                f"Kubernetes API unreachable ({type(exc).__name__}); check the cluster"
-            ) from None
+        # Raw JSON: building the client's model objects costs more than the HTTP call itself.
+        response = call(
+            f"reading Secret {namespace}/{name}",
+            lambda: self.core.read_namespaced_secret(name, namespace, _preload_content=False),
+            missing_ok=True,
+        )
+        if response is None:
+            return None
+        secret = json.loads(response.data)
         annotations = secret.get("metadata", {}).get("annotations") or {}
         return {"annotations": dict(annotations), "data": dict(secret.get("data") or {})}
 
     def apply(self, manifest: dict[str, Any]) -> None:
         meta = manifest["metadata"]
-        try:
-            self.core.patch_namespaced_secret(
+        call(
+            f"applying Secret {meta['namespace']}/{meta['name']}",
+            lambda: self.core.patch_namespaced_secret(
                 meta["name"],
                 meta["namespace"],
                 manifest,
@@ -128,15 +148,8 @@ class KubeSecrets:
                 force=True,
                 _content_type="application/apply-patch+yaml",
                 _preload_content=False,
-            )
-        except self._api_exception as exc:
-            raise KubernetesError(
-                f"applying Secret {meta['namespace']}/{meta['name']} failed: HTTP {exc.status} {exc.reason}"
-            ) from None
-        except (OSError, urllib3.exceptions.HTTPError) as exc:
-            raise KubernetesError(
-                f"Kubernetes API unreachable ({type(exc).__name__}); check the cluster"
-            ) from None
+            ),
+        )
 
 
 def reachable(client: Any) -> str:
@@ -150,4 +163,4 @@ def reachable(client: Any) -> str:
     return str(info.git_version)
 
 
-__all__ = ["KubeSecrets", "api_client", "expected_context", "reachable", "secret_manifest"]
+__all__ = ["KubeSecrets", "api_client", "call", "expected_context", "reachable", "secret_manifest"]

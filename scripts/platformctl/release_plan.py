@@ -22,13 +22,20 @@ def from_file(path: Path) -> list[Release]:
 
 
 def from_terraform(
-    env: str, terraform_dir: Path | None = None, state_root: Path | None = None
+    env: str,
+    terraform_dir: Path | None = None,
+    state_root: Path | None = None,
+    overlay: str | None = None,
 ) -> list[Release]:
-    """Apply the release-plan stack for `env` (it only computes outputs) and read `releases`."""
+    """Apply the release-plan stack for `env` (it only computes outputs) and read `releases`.
+
+    `overlay`: the site profile's values overlay folder (relative to the repository), layered last.
+    """
     state = (state_root or state_dir()) / env / "release-plan.tfstate"
     state.parent.mkdir(parents=True, exist_ok=True)
     root = terraform_dir or repo_root() / "terraform"
-    stack = Stack(root / "stacks" / "release-plan", variables={"env": env})
+    variables = {"env": env, **({"values_overlay": overlay} if overlay else {})}
+    stack = Stack(root / "stacks" / "release-plan", variables=variables)
     stack.init(backend_config={"path": str(state)})
     stack.apply()
     return parse_releases(stack.output("releases"))

@@ -14,7 +14,6 @@ from typing import Protocol
 
 from platformctl import jwtkeys, pgrole, rabbitmq, smoke_hook
 from platformctl.errors import ConfigError, PlatformError, UsageError
-from platformctl.rollout import Roller
 from platformctl.secret_map import RotationSpec, SecretMap
 from platformctl.secrets_sync import SecretStore, sync
 from platformctl.vault import Vault
@@ -171,7 +170,7 @@ def steps_for(
     rabbit: rabbitmq.Settings | None = None,
 ) -> list[tuple[str, Step]]:
     """The real steps: the credential where it lives (if anywhere but the Secret), the Secrets, then
-    a rolling restart of the consumers' Deployments (waited for)."""
+    the roll of the consumers that must restart (`rollout: true` Secrets), waited for."""
     steps: list[tuple[str, Step]] = []
     if spec.kind == "rabbitmq-user":
         steps.append(_rabbit_step(spec, vault, rabbit))
@@ -188,7 +187,8 @@ def steps_for(
         (f"update Secrets {', '.join(names)}", lambda _old, _new: _sync(vault, store, secret_map, names))
     )
     if roller is not None:
-        for namespace, releases in sorted(_consumers(secret_map, names).items()):
+        rolled = [n for n in names if secret_map.secrets[n].rollout]
+        for namespace, releases in sorted(_consumers(secret_map, rolled).items()):
             steps.append(
                 (
                     f"roll {', '.join(releases)} in {namespace}",
@@ -234,6 +234,12 @@ def _consumers(secret_map: SecretMap, names: list[str]) -> dict[str, list[str]]:
         spec = secret_map.secrets[name]
         out.setdefault(spec.namespace, set()).update(spec.consumers)
     return {ns: sorted(releases) for ns, releases in out.items()}
+
+
+class Roller(Protocol):
+    """Rolls the pods of `releases` in `namespace` onto the updated Secret and waits until they serve."""
+
+    def roll(self, namespace: str, releases: list[str]) -> list[str]: ...
 
 
 def _roll(roller: Roller, namespace: str, releases: list[str]) -> None:

@@ -24,6 +24,10 @@ class SecretSpec(_Strict):
     keys: dict[str, str]  # Kubernetes Secret key -> Vault key
     consumers: list[str] = []
     type: str = "Opaque"
+    # True: a change rolls the consumers' pods (a checksum of the Secret is in their generated values).
+    # False: the consumers read it only when their data is first initialised (a data store's bootstrap
+    # credentials); a rotation changes the credential where it lives and restarts nothing.
+    rollout: bool = True
 
 
 class RotationSpec(_Strict):
@@ -64,6 +68,10 @@ class SecretMap(_Strict):
     def secrets_for(self, release: str) -> list[str]:
         """Names of the Secrets a release consumes, sorted (checksums must not depend on map order)."""
         return sorted(name for name, spec in self.secrets.items() if release in spec.consumers)
+
+    def rollout_secrets_for(self, release: str) -> list[str]:
+        """The Secrets whose change rolls `release` (those of `secrets_for` with `rollout: true`)."""
+        return [name for name in self.secrets_for(release) if self.secrets[name].rollout]
 
 
 def default_path() -> Path:

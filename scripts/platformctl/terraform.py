@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import warnings
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,40 @@ _HINTS = {
     ),
     "No valid credential sources found": "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)",
     "Backend initialization required": "rerun the same command: platformctl runs terraform init first",
+    # kind's own message (sigs.k8s.io/kind v0.29.0, used by tehcyx/kind 0.9.0) when the cluster in the
+    # state has no node any more: it was deleted outside Terraform.
+    "could not locate any control plane nodes": (
+        "the kind cluster in this env's state was deleted outside Terraform; forget it with "
+        "`terraform -chdir=terraform/.dev/cluster state rm 'module.kind[0].kind_cluster.this'`, "
+        "then rerun `make apply`"
+    ),
 }
+
+# Variables the helm provider reads from the environment, overriding the provider block (hashicorp/helm
+# v3.1.2 helm/provider.go and helm/kubeconfig.go: KUBE_CONFIG_PATHS replaces `config_path`). Terraform
+# gets the kubeconfig and context of the stack's variables only, whatever the caller's shell says.
+KUBE_OVERRIDES = (
+    "KUBE_CONFIG_PATHS",
+    "KUBE_CONFIG_PATH",
+    "KUBE_CTX",
+    "KUBE_CTX_AUTH_INFO",
+    "KUBE_CTX_CLUSTER",
+    "KUBE_HOST",
+    "KUBE_USER",
+    "KUBE_PASSWORD",
+    "KUBE_TOKEN",
+    "KUBE_INSECURE",
+    "KUBE_TLS_SERVER_NAME",
+    "KUBE_CLIENT_CERT_DATA",
+    "KUBE_CLIENT_KEY_DATA",
+    "KUBE_CLUSTER_CA_CERT_DATA",
+    "KUBE_PROXY_URL",
+)
+
+
+def terraform_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without the provider overrides above."""
+    return {k: v for k, v in environ.items() if k not in KUBE_OVERRIDES}
 
 
 def _first_error(stderr: str) -> str:
@@ -60,12 +95,24 @@ class Stack:
         self.state = state
 
     def _run(self, cmd: str, *args: str, **options: Any) -> tuple[int, str]:
-        with warnings.catch_warnings():  # python-terraform calls the deprecated Logger.warn
-            warnings.simplefilter("ignore", DeprecationWarning)
-            code, out, err = self.tf.cmd(cmd, *args, no_color=IsFlagged, **options)
+        # python-terraform builds the argument list (and the temporary var file for `variables`); the
+        # process runs here, with the environment cleaned of provider overrides.
+        argv = self.tf.generate_cmd_string(cmd, *args, no_color=IsFlagged, **options)
+        try:
+            result = subprocess.run(
+                argv,
+                cwd=self.dir,
+                env=terraform_environment(os.environ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            self.tf.temp_var_files.clean_up()
+        code = result.returncode
         if code != 0 and not (cmd == "plan" and code == 2):
-            raise self._error(cmd, err or "")
-        return code, out or ""
+            raise self._error(cmd, result.stderr or "")
+        return code, result.stdout or ""
 
     def _error(self, cmd: str, stderr: str) -> TerraformError:
         if "Error acquiring the state lock" in stderr:

@@ -33,16 +33,42 @@ class Release:
     name: str
     namespace: str
     chart_path: str | None  # charts/<name> for own charts, None for upstream ones
-    values_files: tuple[str, ...]  # common, env, generated (later wins)
+    values_files: tuple[str, ...]  # common, env, generated[, site overlay] (later wins)
+    wave: int = 0
+    timeout: int = 300
+    chart_name: str = ""
+    chart_repository: str | None = None
+    chart_version: str | None = None
+    needs: tuple[str, ...] = ()
+
+    @property
+    def generated_file(self) -> str:
+        """The values file `platformctl values` writes (values/generated/<env>/<release>.yaml)."""
+        found = [f for f in self.values_files if "/generated/" in f]
+        if len(found) != 1:
+            raise ConfigError(f"release {self.name}: the plan must list exactly one generated values file")
+        return found[0]
 
 
 def parse_releases(raw: Any) -> list[Release]:
     """The release plan (`terraform output -json releases` of stacks/release-plan)."""
     try:
         return [
-            Release(r["name"], r["namespace"], r["chart"].get("path"), tuple(r["values_files"])) for r in raw
+            Release(
+                r["name"],
+                r["namespace"],
+                r["chart"].get("path"),
+                tuple(r["values_files"]),
+                int(r.get("wave", 0)),
+                int(r.get("timeout", 300)),
+                str(r["chart"].get("name") or ""),
+                r["chart"].get("repository"),
+                r["chart"].get("version"),
+                tuple(r.get("needs") or ()),
+            )
+            for r in raw
         ]
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise ConfigError(
             "release plan is not a list of {name, namespace, chart, values_files}; "
             "check terraform/stacks/release-plan outputs"
@@ -78,19 +104,25 @@ def pinned_images(pins: Versions) -> Images:
 
 
 def generated(
-    release: Release, secret_map: SecretMap, entries: dict[str, Entry], images: Images
+    release: Release,
+    secret_map: SecretMap,
+    entries: dict[str, Entry],
+    images: Images,
+    pinned_by_user: bool = False,
 ) -> dict[str, Any]:
+    """Secret checksum, and the image (unless a values file the user wrote pins `image.tag` itself)."""
     data: dict[str, Any] = {}
-    names = secret_map.secrets_for(release.name)
-    if names:
-        data["secretChecksum"] = secret_checksum(secret_map, names, entries)
+    if secret_map.secrets_for(release.name):  # over the Secrets whose change must roll the release
+        data["secretChecksum"] = secret_checksum(
+            secret_map, secret_map.rollout_secrets_for(release.name), entries
+        )
     image = images.get(release.name)
-    if release.chart_path and image:
+    if release.chart_path and image and not pinned_by_user:
         data["image"] = {"repository": image["repository"], "tag": image["tag"]}
     return data
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -140,14 +172,21 @@ def validate(
 def render(
     release: Release, secret_map: SecretMap, entries: dict[str, Entry], images: Images, root: Path
 ) -> tuple[Path, bytes]:
-    """(target file, bytes to write) for one release, after validation; writes nothing."""
-    *sources, target = release.values_files
-    layers = [(name, _load_yaml(root / name)) for name in sources]
-    gen = generated(release, secret_map, entries, images)
+    """(target file, bytes to write) for one release, after validation; writes nothing.
+
+    Validation sees every layer in plan order, the site overlay (after the generated file) included.
+    """
+    target = release.generated_file
+    position = release.values_files.index(target)
+    before = [(name, load_yaml(root / name)) for name in release.values_files[:position]]
+    after = [(name, load_yaml(root / name)) for name in release.values_files[position + 1 :]]
+    pinned = any(_has(data, ["image", "tag"]) for _, data in before)
+    gen = generated(release, secret_map, entries, images, pinned)
+    layers = [*before, (target, gen), *after]
     merged: dict[str, Any] = {}
-    for _, data in [*layers, (target, gen)]:
+    for _, data in layers:
         merged = merge(merged, data)
-    validate(release, merged, [*layers, (target, gen)], root)
+    validate(release, merged, layers, root)
     body = yaml.safe_dump(gen, sort_keys=True, default_flow_style=False) if gen else "{}\n"
     return root / target, (HEADER + body).encode()
 
@@ -172,7 +211,7 @@ def write_atomic(path: Path, content: bytes) -> bool:
 
 
 def needed_paths(secret_map: SecretMap, releases: list[Release]) -> set[str]:
-    return {secret_map.secrets[n].path for r in releases for n in secret_map.secrets_for(r.name)}
+    return {secret_map.secrets[n].path for r in releases for n in secret_map.rollout_secrets_for(r.name)}
 
 
 def run(

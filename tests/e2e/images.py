@@ -1,4 +1,7 @@
-"""Image builds into the harness docker (its daemon is the cluster's runtime: no registry, no pull)."""
+"""Stand-in images for the upstream images the harness cannot pull, built into the harness docker.
+
+The service images are not built here: `make apply` builds and delivers them (site profile `images`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from platformctl.versions import Versions
 from tests.e2e.cluster import E2EError
 
 HERE = Path(__file__).resolve().parent
-SERVICES = ("users", "auth", "notifications")
 STAND_INS = ("postgresql", "rabbitmq")
 
 
@@ -37,7 +39,7 @@ def weed_tag(pins: Versions) -> str:
     return f"e2e/seaweedfs:{pins.tools['weed'].version}"
 
 
-def plan_builds(root: Path, pins: Versions) -> list[Build]:
+def plan_builds(pins: Versions) -> list[Build]:
     weed = pins.tools["weed"]
     builds = [Build(e2e_image(r), HERE / "images" / r / "Dockerfile", HERE / "images" / r) for r in STAND_INS]
     builds.append(
@@ -52,17 +54,6 @@ def plan_builds(root: Path, pins: Versions) -> list[Build]:
             },
         )
     )
-    base = pins.images["python-base"]
-    for name in SERVICES:
-        image = pins.images[name]
-        builds.append(
-            Build(
-                f"{image.repository}:{image.tag}",
-                root / "services" / name / "Dockerfile",
-                root / "services",
-                {"PYTHON_BASE": f"{base.repository}:{base.tag}"},
-            )
-        )
     return builds
 
 

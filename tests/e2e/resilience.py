@@ -1,13 +1,12 @@
 """Zero failed requests while secrets rotate and while a pod is deleted (issue 7, e2e steps 5 and 6).
 
-Both run the in-cluster login loop of load.py. Rotation uses the real `platformctl rotate` as a subprocess
-with its settings in the environment (Vault token, database DSN), never on its command line.
+Both run the in-cluster login loop of load.py. Rotation runs `make rotate` (the product's command) with
+the database DSN in its environment, never on its command line.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import secrets
 import subprocess
@@ -37,15 +36,9 @@ def _test_user(kubeconfig: Path) -> tuple[str, str, int]:
     return email, password, int(response.json()["id"])
 
 
-def _rotate_env(vault_state: Path, kubeconfig: Path, pg_dsn: str) -> dict[str, str]:
-    state = json.loads(vault_state.read_text())
-    return {
-        **os.environ,
-        "VAULT_ADDR": str(state["address"]),
-        "VAULT_TOKEN": str(state["token"]),
-        "KUBECONFIG": str(kubeconfig),
-        "PLATFORMCTL_PG_DSN": pg_dsn,
-    }
+def _rotate_env(kubeconfig: Path, pg_dsn: str) -> dict[str, str]:
+    """`make rotate` reads the dev Vault from its state file; only the database's DSN is extra."""
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "PLATFORMCTL_PG_DSN": pg_dsn}
 
 
 def _postgres_password(core: Any) -> str:
@@ -53,15 +46,16 @@ def _postgres_password(core: Any) -> str:
     return base64.b64decode(secret.data["postgres-password"]).decode()
 
 
-def _rotate(name: str, env: dict[str, str], kubeconfig: Path) -> float:
+def _rotate(name: str, env: dict[str, str], make: list[str]) -> float:
+    """`make rotate ENV=dev SECRET=name SITE=...`: the product's own command, with its smoke subsets."""
     started = time.monotonic()
-    argv = [sys.executable, "-m", "platformctl.cli", "--env", "dev", "rotate", "--secret", name,
-            "--kubeconfig", str(kubeconfig)]  # fmt: skip
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [*make, "rotate", f"SECRET={name}"], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     if result.returncode != 0:
         print(result.stdout[-4000:], file=sys.stderr)  # the rotation's table and its smoke subset
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise E2EError(f"platformctl rotate --secret {name} failed (exit {result.returncode}): {last}")
+        raise E2EError(f"make rotate SECRET={name} failed (exit {result.returncode}): {last}")
     return time.monotonic() - started
 
 
@@ -71,7 +65,7 @@ def _verdict(what: str, summary: dict[str, Any]) -> list[str]:
     return [what, f"{summary['ok']} logins, 0 failed"]
 
 
-def run_rotation(core: Any, batch: Any, kubeconfig: Path, vault_state: Path, image: str) -> list[list[str]]:
+def run_rotation(core: Any, batch: Any, kubeconfig: Path, make: list[str], image: str) -> list[list[str]]:
     """Logins keep succeeding while the JWT signing key and the users database password rotate."""
     email, password, user_id = _test_user(kubeconfig)
     load.login_secret(core, email, password)
@@ -83,15 +77,15 @@ def run_rotation(core: Any, batch: Any, kubeconfig: Path, vault_state: Path, ima
         with forward(kubeconfig, "data", "postgresql", 5432) as pg:
             host_port = pg.removeprefix("http://")
             dsn = f"postgresql://postgres:{_postgres_password(core)}@{host_port}/postgres"
-            env = _rotate_env(vault_state, kubeconfig, dsn)
+            env = _rotate_env(kubeconfig, dsn)
             for name in ROTATIONS:
-                rows.append([f"rotate {name} under load", f"{_rotate(name, env, kubeconfig):.1f}s"])
+                rows.append([f"rotate {name} under load", f"{_rotate(name, env, make):.1f}s"])
         if time.monotonic() - started > ROTATION_LOAD_SECONDS:
             raise E2EError("the rotations outlasted the load loop; raise ROTATION_LOAD_SECONDS")
         rows.append(_verdict("logins during the rotations", load.result(core, job, ROTATION_LOAD_SECONDS)))
     finally:
         load.delete(batch, job)
-    rows.append(["load user", f"id {user_id} (its namespace goes with `down`)"])
+    rows.append(["load user", f"id {user_id} (its namespace goes with `make destroy`)"])
     return rows
 
 

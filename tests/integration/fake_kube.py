@@ -21,34 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 _SECRET = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$")
-_DEPLOYMENTS = re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?(/status)?$")
-
-
-def deployment(namespace: str, name: str, release: str, replicas: int = 2) -> dict[str, Any]:
-    """A Deployment as the API returns it, fully rolled out."""
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "generation": 1,
-            "labels": {"app.kubernetes.io/instance": release},
-        },
-        "spec": {"replicas": replicas, "template": {"metadata": {"annotations": {}}}},
-        "status": {
-            "observedGeneration": 1,
-            "replicas": replicas,
-            "updatedReplicas": replicas,
-            "availableReplicas": replicas,
-        },
-    }
-
-
-def _merge(base: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
+_NAMESPACE = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 
 
 @dataclass
@@ -58,11 +31,12 @@ class FakeKubeAPI:
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     applies: list[dict[str, Any]] = field(default_factory=list)
     fail_apply: bool = False
-    deployments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    restarts: list[tuple[str, str]] = field(default_factory=list)
-    stuck_rollouts: bool = False  # True: restarted Deployments never become ready (rollout timeout)
     # TokenReview: token -> (namespace, service account); anything else is "not authenticated".
     service_accounts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Namespaces by name; with strict_namespaces a Secret in a missing namespace is refused (HTTP 404),
+    # as the real API server does.
+    namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    strict_namespaces: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -113,42 +87,16 @@ def _handler(api: FakeKubeAPI) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
-            deployments = _DEPLOYMENTS.match(url.path)
-            if deployments:
-                self._get_deployments(deployments.groups(), parse_qs(url.query))
+            namespace = _NAMESPACE.match(url.path)
+            if namespace:
+                with api.lock:
+                    found_ns = api.namespaces.get(namespace.group(1))
+                self._send(200, found_ns) if found_ns else self._not_found()
                 return
             match = _SECRET.match(url.path)
             with api.lock:
                 found = api.secrets.get(match.groups()) if match else None
             self._send(200, found) if found else self._not_found()
-
-        def _get_deployments(self, groups: tuple[str, ...], query: dict[str, list[str]]) -> None:
-            namespace, name, _ = groups
-            with api.lock:
-                if name:
-                    found = api.deployments.get((namespace, name))
-                    self._send(200, found) if found else self._not_found()
-                    return
-                key, _, value = query.get("labelSelector", ["="])[0].partition("=")
-                items = [
-                    d
-                    for (ns, _), d in sorted(api.deployments.items())
-                    if ns == namespace and d["metadata"]["labels"].get(key) == value
-                ]
-            self._send(200, {"kind": "DeploymentList", "apiVersion": "apps/v1", "items": items})
-
-        def _patch_deployment(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-            with api.lock:
-                found = api.deployments.get((namespace, name))
-                if not found:
-                    self._not_found()
-                    return
-                _merge(found, body)
-                found["metadata"]["generation"] += 1
-                api.restarts.append((namespace, name))
-                if not api.stuck_rollouts:
-                    found["status"]["observedGeneration"] = found["metadata"]["generation"]
-            self._send(200, found)
 
         def do_POST(self) -> None:
             """TokenReview, as Vault's Kubernetes auth method asks it."""
@@ -178,13 +126,34 @@ def _handler(api: FakeKubeAPI) -> type[BaseHTTPRequestHandler]:
                 },
             )
 
+        def do_DELETE(self) -> None:
+            namespace = _NAMESPACE.match(urlsplit(self.path).path)
+            with api.lock:
+                found = api.namespaces.pop(namespace.group(1), None) if namespace else None
+                if found:
+                    for key in [k for k in api.secrets if k[0] == found["metadata"]["name"]]:
+                        del api.secrets[key]
+            self._send(200, found) if found else self._not_found()
+
+        def _apply_namespace(self, name: str, body: dict[str, Any]) -> None:
+            with api.lock:
+                stored = api.namespaces.setdefault(
+                    name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {}}}
+                )
+                stored["metadata"]["labels"].update(body["metadata"].get("labels") or {})
+                api.applies.append({"namespace": name, "content_type": self.headers["Content-Type"]})
+            self._send(200, stored)
+
         def do_PATCH(self) -> None:
             url = urlsplit(self.path)
             match = _SECRET.match(url.path)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            deployments = _DEPLOYMENTS.match(url.path)
-            if deployments and deployments.group(2):
-                self._patch_deployment(deployments.group(1), deployments.group(2), body)
+            namespace = _NAMESPACE.match(url.path)
+            if namespace:
+                self._apply_namespace(namespace.group(1), body)
+                return
+            if match and api.strict_namespaces and match.group(1) not in api.namespaces:
+                self._not_found()
                 return
             if not match or api.fail_apply:
                 self._send(500, {"kind": "Status", "status": "Failure", "code": 500, "message": "boom"})

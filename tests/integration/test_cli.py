@@ -61,7 +61,7 @@ def test_rotate_dry_run_changes_nothing(run_cli, dev_vault):
 def test_values_verb_writes_generated_files(run_cli, dev_vault, tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "valuesroot", root)
-    monkeypatch.setattr("platformctl.commands.values.repo_root", lambda: root)
+    monkeypatch.setattr("platformctl.deploy.repo_root", lambda: root)
     args = ("values", "--releases", str(FIXTURES / "releases.json"))
     code, out, _ = run_cli(*args)
     assert code == 0 and "values/generated/dev/users.yaml" in out

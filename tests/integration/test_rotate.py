@@ -16,10 +16,9 @@ from kubernetes import config
 from platformctl import jwtkeys, pgrole, rotate
 from platformctl.errors import PlatformError
 from platformctl.kube import KubeSecrets
-from platformctl.rollout import Roller
 from platformctl.secret_map import RotationSpec
 
-from tests.integration.fake_kube import deployment
+from tests.integration.rollers import RecordingRoller
 
 
 def _setup(seeded, smap, fake_kube, postgres_dsn, role):
@@ -124,10 +123,8 @@ def test_unknown_secret_name(smap):
         rotate.spec_for(smap, "")
 
 
-def _with_roller(seeded, smap, fake_kube, postgres_dsn, role, timeout):
-    api, kubeconfig = fake_kube
-    api.deployments[("apps", "users")] = deployment("apps", "users", "users")
-    api.deployments[("apps", "auth")] = deployment("apps", "auth", "auth")
+def _with_roller(seeded, smap, fake_kube, postgres_dsn, role, roller):
+    _, kubeconfig = fake_kube
     smap = smap.model_copy(
         update={
             "rotations": {
@@ -138,27 +135,25 @@ def _with_roller(seeded, smap, fake_kube, postgres_dsn, role, timeout):
     pgrole.set_password(postgres_dsn, role, seeded.read("postgresql").data["users-password"])
     client = config.new_client_from_config(config_file=str(kubeconfig))
     spec = rotate.spec_for(smap, "db")
-    steps = rotate.steps_for(
-        spec, smap, seeded, KubeSecrets(client), postgres_dsn, Roller(client, timeout=timeout, poll=0.05)
-    )
+    steps = rotate.steps_for(spec, smap, seeded, KubeSecrets(client), postgres_dsn, roller)
     return rotate.Plan("db", spec, steps)
 
 
-def test_rotation_rolls_the_consumers_and_waits(seeded, smap, fake_kube, postgres_dsn, pg_role):
-    plan = _with_roller(seeded, smap, fake_kube, postgres_dsn, pg_role, timeout=10)
+def test_rotation_rolls_only_the_consumers_that_must_restart(seeded, smap, fake_kube, postgres_dsn, pg_role):
+    """users reads the password at every connection: it rolls. postgresql-credentials is `rollout: false`
+    (bootstrap only; ALTER ROLE changed the password): the database is not restarted."""
+    roller = RecordingRoller()
+    plan = _with_roller(seeded, smap, fake_kube, postgres_dsn, pg_role, roller)
     titles = [title for title, _ in plan.steps]
-    assert titles[-2:] == ["roll users in apps", "roll postgresql in data"]
+    assert titles[-1] == "roll users in apps" and not any("postgresql in data" in t for t in titles)
     rotate.run(plan, seeded, lambda _line: None)
-    api = fake_kube[0]
-    assert api.restarts == [("apps", "users")]  # only Deployments roll; auth does not mount users-db
-    annotations = api.deployments[("apps", "users")]["spec"]["template"]["metadata"]["annotations"]
-    assert "platformctl.io/restartedAt" in annotations
+    assert roller.calls == [("apps", ("users",))]
 
 
 def test_stuck_rollout_restores_everything(seeded, smap, fake_kube, postgres_dsn, pg_role):
-    plan = _with_roller(seeded, smap, fake_kube, postgres_dsn, pg_role, timeout=0.3)
+    roller = RecordingRoller(stuck=True)
+    plan = _with_roller(seeded, smap, fake_kube, postgres_dsn, pg_role, roller)
     old = seeded.read("postgresql").data["users-password"]
-    fake_kube[0].stuck_rollouts = True
     lines: list[str] = []
     with pytest.raises(PlatformError, match=r"rollout of apps/users not finished") as exc:
         rotate.run(plan, seeded, lines.append)

@@ -12,10 +12,9 @@ from kubernetes import config
 from platformctl import cli, rabbitmq, rotate
 from platformctl.errors import ConfigError, PlatformError
 from platformctl.kube import KubeSecrets
-from platformctl.rollout import Roller
 
 from tests.fixtures.servers import free_port
-from tests.integration.fake_kube import deployment
+from tests.integration.rollers import RecordingRoller
 
 NAME = "rabbitmq-app-password"
 
@@ -27,13 +26,12 @@ def _settings(api: str, admin: bool = True) -> rabbitmq.Settings:
     return rabbitmq.Settings.from_env(env)
 
 
-def _plan(seeded, smap, fake_kube, user, password, settings, roller=False):
+def _plan(seeded, smap, fake_kube, user, password, settings, roller=None):
     data = seeded.read("rabbitmq").data
     seeded.write("rabbitmq", {**data, "username": user, "password": password})
     client = config.new_client_from_config(config_file=str(fake_kube[1]))
     spec = rotate.spec_for(smap, NAME)
-    roll = Roller(client, timeout=10, poll=0.05) if roller else None
-    steps = rotate.steps_for(spec, smap, seeded, KubeSecrets(client), None, roll, settings)
+    steps = rotate.steps_for(spec, smap, seeded, KubeSecrets(client), None, roller, settings)
     return rotate.Plan(NAME, spec, steps)
 
 
@@ -44,8 +42,8 @@ def _mounted(api, namespace: str, name: str) -> str:
 def test_rotation_changes_the_password_everywhere(seeded, smap, fake_kube, rabbit_user, rabbitmq_api):
     user, old = rabbit_user
     settings = _settings(rabbitmq_api)
-    fake_kube[0].deployments[("apps", "auth")] = deployment("apps", "auth", "auth")
-    plan = _plan(seeded, smap, fake_kube, user, old, settings, roller=True)
+    roller = RecordingRoller()
+    plan = _plan(seeded, smap, fake_kube, user, old, settings, roller=roller)
     lines: list[str] = []
     before, after = rotate.run(plan, seeded, lines.append)
     new = seeded.read("rabbitmq").data["password"]
@@ -55,7 +53,7 @@ def test_rotation_changes_the_password_everywhere(seeded, smap, fake_kube, rabbi
     assert seeded.read("rabbitmq", version=before).data["password"] == old  # KV keeps both
     assert _mounted(fake_kube[0], "apps", "rabbitmq-app") == new
     assert _mounted(fake_kube[0], "data", "rabbitmq-credentials") == new
-    assert fake_kube[0].restarts == [("apps", "auth")]
+    assert roller.calls == [("apps", ("auth", "notifications"))]  # the broker itself is not restarted
     assert not any(old in line or new in line for line in lines)
 
 

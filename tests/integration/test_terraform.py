@@ -85,3 +85,36 @@ def test_release_plan_from_terraform(tmp_path, monkeypatch):
         ("users", "charts/microservice", "values/generated/staging/users.yaml")
     ]
     assert (tmp_path / "state" / "staging" / "release-plan.tfstate").is_file()
+
+
+def test_provider_overrides_never_reach_terraform(tmp_path, monkeypatch):
+    """KUBE_CONFIG_PATHS replaces the helm provider's `config_path` (hashicorp/helm v3.1.2
+    helm/kubeconfig.go), so the adapter drops such variables. A stand-in `terraform` that records its
+    environment shows what the real one would get (the helm provider itself cannot run here)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "env.txt"
+    script = bin_dir / "terraform"
+    script.write_text(f'#!/bin/sh\nenv > "{record}"\necho "{{}}"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("PLATFORMCTL_TOOLS_DIR", str(tmp_path / "no-tools"))
+    monkeypatch.setenv("KUBE_CONFIG_PATHS", "/somewhere/else")
+    monkeypatch.setenv("KUBE_CTX", "someone-elses")
+    monkeypatch.setenv("KEEP_ME", "yes")
+    Stack(tmp_path).output("anything")
+    seen = dict(line.split("=", 1) for line in record.read_text().splitlines() if "=" in line)
+    assert seen.get("KEEP_ME") == "yes"
+    assert "KUBE_CONFIG_PATHS" not in seen and "KUBE_CTX" not in seen
+
+
+def test_kind_cluster_deleted_outside_terraform_names_the_fix(stack_dir):
+    """kind's own words when the cluster in the state has no node (sigs.k8s.io/kind v0.29.0)."""
+    error = Stack(stack_dir)._error(
+        "apply",
+        "Error: could not locate any control plane nodes for cluster named 'platform-dev'. "
+        "Use the --name option to select a different cluster\n",
+    )
+    assert "deleted outside Terraform" in str(error)
+    assert "state rm 'module.kind[0].kind_cluster.this'" in str(error)
+    assert "\n" not in str(error)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.servers import free_port
-from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, run_tf, terraform_env, versions
+from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, blocks, run_tf, terraform_env, unwrap, versions
 
 FIXTURE = REPO_ROOT / "tests" / "terraform" / "fixtures" / "eks-root"
 
@@ -26,6 +26,15 @@ def k8s_minor() -> str:
     match = re.match(r"^kindest/node:v(\d+\.\d+)\.", image)
     assert match, f"versions.yaml kubernetes.kind_node_image is not kindest/node:vX.Y.Z: {image}"
     return match.group(1)
+
+
+def own_image_repositories() -> list[str]:
+    """versions.yaml `images.<name>.repository` of every image built from services/<name>/Dockerfile."""
+    return [
+        image["repository"]
+        for name, image in versions()["images"].items()
+        if (REPO_ROOT / "services" / name / "Dockerfile").is_file()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +64,7 @@ def eks_plan(tmp_path_factory: pytest.TempPathFactory, aws_mirror: Path) -> dict
             "-input=false",
             "-lock=false",
             f"-var=kubernetes_version={k8s_minor()}",
+            f"-var=image_repository_names={json.dumps(own_image_repositories())}",
             f"-out={plan_file}",
         ],
         root,
@@ -114,3 +124,55 @@ def test_node_group_sizes_and_irsa(eks_plan: dict[str, Any]) -> None:
     assert (scaling["min_size"], scaling["desired_size"], scaling["max_size"]) == (2, 3, 5)
     oidc = _after(eks_plan, "aws_iam_openid_connect_provider")
     assert oidc["client_id_list"] == ["sts.amazonaws.com"]
+
+
+def test_own_images_are_the_three_services() -> None:
+    assert own_image_repositories() == ["platform/users", "platform/auth", "platform/notifications"]
+
+
+def test_registry_has_one_immutable_scanned_encrypted_repository_per_service(
+    eks_plan: dict[str, Any],
+) -> None:
+    repos = {r["change"]["after"]["name"]: r["change"] for r in _created(eks_plan, "aws_ecr_repository")}
+    assert sorted(repos) == sorted(own_image_repositories())
+    for name, change in repos.items():
+        after = change["after"]
+        assert after["image_tag_mutability"] == "IMMUTABLE", name
+        assert after["image_scanning_configuration"] == [{"scan_on_push": True}], name
+        assert after["encryption_configuration"][0]["encryption_type"] == "KMS", name
+        assert change["after_unknown"]["encryption_configuration"][0]["kms_key"] is True, (
+            f"{name}: encrypted with the module's key (known after apply)"
+        )
+        assert after["force_delete"] is False, f"{name}: destroying must not silently drop images"
+    policies = [p["change"]["after"] for p in _created(eks_plan, "aws_ecr_lifecycle_policy")]
+    assert sorted(p["repository"] for p in policies) == sorted(own_image_repositories())
+    for policy in policies:
+        (rule,) = json.loads(policy["policy"])["rules"]
+        assert rule["selection"]["countType"] == "imageCountMoreThan" and rule["action"]["type"] == "expire"
+        assert rule["selection"]["countNumber"] == 30, "keeps the last 30 images by default"
+
+
+def test_nodes_may_pull_from_the_registry(eks_plan: dict[str, Any]) -> None:
+    arns = [a["change"]["after"]["policy_arn"] for a in _created(eks_plan, "aws_iam_role_policy_attachment")]
+    assert "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly" in arns, arns
+
+
+def test_registry_outputs(eks_plan: dict[str, Any]) -> None:
+    outputs = eks_plan["output_changes"]
+    assert outputs["image_registry"]["after_unknown"] is True, "account ID is known after apply"
+    assert set(outputs["image_repositories"]["after_unknown"]) == set(own_image_repositories())
+
+
+def test_cluster_stack_passes_and_outputs_the_registry() -> None:
+    stack = TERRAFORM_DIR / "stacks" / "cluster"
+    main = (stack / "main.tf").read_text()
+    assert 'fileexists("${path.root}/../../../services/${name}/Dockerfile")' in main, (
+        "stacks/cluster: own images are those with services/<name>/Dockerfile"
+    )
+    eks = next(body for _, name, body in blocks(stack, "module") if name == "eks")
+    assert unwrap(eks["image_repository_names"]) == "local.own_image_repositories"
+    outputs = {name: unwrap(body["value"]) for _, name, body in blocks(stack, "output")}
+    assert outputs["image_registry"] == "one(module.eks[*].image_registry)", outputs["image_registry"]
+    assert outputs["image_repositories"] == "local.is_eks ? module.eks[0].image_repositories : {}", outputs[
+        "image_repositories"
+    ]

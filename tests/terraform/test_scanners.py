@@ -21,6 +21,11 @@ from platformctl.tools import ToolNotFound, find_tool
 from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, where
 
 ACCEPTED = TERRAFORM_DIR / "accepted-findings.yaml"
+# platformctl runs the dev stacks from terraform/.dev/<stack>/ (symlinks to the stacks' files plus a
+# generated backend override); scanning them again would report every finding twice under other paths.
+# checkov skips dot-directories by itself; the regex keeps that explicit. trivy needs --skip-dirs.
+CHECKOV_SKIP = ["--skip-path", r"(^|/)\.(dev|terraform)/"]
+TRIVY_SKIP = ["--skip-dirs", "**/.dev", "--skip-dirs", "**/.terraform"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def _tool(name: str) -> str:
         pytest.fail(f"{exc} (run `make setup`)")
 
 
-def run_checkov(tmp_path: Path, target: str = "terraform") -> list[Finding]:
+def run_checkov(tmp_path: Path, target: str = "terraform", cwd: Path = REPO_ROOT) -> list[Finding]:
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "HOME": str(tmp_path)}
     cmd = [
         _tool("checkov"),
@@ -73,12 +78,11 @@ def run_checkov(tmp_path: Path, target: str = "terraform") -> list[Finding]:
         "--quiet",
         "--compact",
         "--soft-fail",
+        *CHECKOV_SKIP,
         "-o",
         "json",
     ]
-    proc = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, f"checkov failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     reports = json.loads(proc.stdout)
     findings = []
@@ -110,6 +114,7 @@ def run_trivy(tmp_path: Path, target: Path, tfvars: Path | None = None) -> list[
         "--format",
         "json",
         "--quiet",
+        *TRIVY_SKIP,
     ]
     if tfvars is not None:
         cmd += ["--tf-vars", str(tfvars)]
@@ -158,3 +163,16 @@ def test_scanners_see_an_insecure_cluster(tmp_path: Path) -> None:
     assert {"AWS-0040", "AWS-0041"} <= trivy, f"trivy missed the open EKS endpoint: {sorted(trivy)}"
     checkov = {f.id for f in run_checkov(tmp_path, fixture)}
     assert {"CKV_AWS_38", "CKV_AWS_39"} <= checkov, f"checkov missed the open EKS endpoint: {sorted(checkov)}"
+
+
+def test_scanners_skip_the_dev_working_dirs(tmp_path: Path) -> None:
+    """An insecure file under terraform/.dev/ is not reported; the same file elsewhere is (control)."""
+    tree = tmp_path / "tree"
+    insecure = REPO_ROOT / "tests" / "terraform" / "fixtures" / "insecure" / "main.tf"
+    for folder in ("terraform/.dev/cluster", "terraform/.dev/cluster/.terraform/x", "terraform/stacks/x"):
+        (tree / folder).mkdir(parents=True)
+        (tree / folder / "main.tf").write_text(insecure.read_text())
+    checkov = {f.file for f in run_checkov(tmp_path, "terraform", cwd=tree)}
+    assert checkov == {"terraform/stacks/x/main.tf"}, checkov
+    trivy = {f.file for f in run_trivy(tmp_path, tree / "terraform")}
+    assert trivy == {str(tree / "terraform" / "stacks" / "x" / "main.tf")}, trivy

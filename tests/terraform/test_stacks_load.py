@@ -1,7 +1,7 @@
 """The real terraform loads every root and module that needs providers missing on this machine.
 
 `terraform init -backend=false` parses the configuration and resolves the module tree before it looks
-for providers; the only error allowed is that helm, kubernetes or kind are not in the local mirror.
+for providers; the only error allowed is that helm or kind are not in the local mirror.
 Runs on a copy of terraform/ so no lock file or .terraform/ lands in the repository.
 """
 
@@ -15,14 +15,14 @@ import pytest
 
 from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, run_tf, terraform_env
 
-UNAVAILABLE = {"hashicorp/helm", "hashicorp/kubernetes", "tehcyx/kind"}
+UNAVAILABLE = {"hashicorp/helm", "tehcyx/kind"}  # hashicorp/kubernetes is no longer required anywhere
 ROOTS = ["stacks/cluster", "stacks/platform", "modules/platform", "modules/cluster-kind"]
 
 
 @pytest.fixture(scope="module")
 def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("tree")
-    shutil.copytree(TERRAFORM_DIR, copy / "terraform")
+    shutil.copytree(TERRAFORM_DIR, copy / "terraform", ignore=shutil.ignore_patterns(".dev", ".terraform"))
     shutil.copy(REPO_ROOT / "versions.yaml", copy / "versions.yaml")
     return copy / "terraform"
 

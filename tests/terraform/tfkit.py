@@ -128,6 +128,24 @@ def parse_hcl(path: Path) -> dict[str, Any]:
             raise AssertionError(f"{where(path)}: cannot parse HCL: {exc}") from exc
 
 
+def in_hidden_dir(path: Path) -> bool:
+    """True under a dot-directory of terraform/: `.terraform/` (init) or `.dev/<stack>/` (the dev working
+    directories platformctl builds from symlinks to the stacks; terraform fmt skips them too)."""
+    return any(part.startswith(".") for part in path.relative_to(TERRAFORM_DIR).parts[:-1])
+
+
+def terraform_tree(suffixes: tuple[str, ...] = (".tf",)) -> list[Path]:
+    """The committed Terraform files under terraform/ with these suffixes, without hidden directories."""
+    return sorted(
+        p for p in TERRAFORM_DIR.rglob("*") if p.suffix in suffixes and p.is_file() and not in_hidden_dir(p)
+    )
+
+
+def terraform_folders() -> list[Path]:
+    """Every folder of terraform/ that holds .tf files, without hidden directories."""
+    return sorted({p.parent for p in terraform_tree()})
+
+
 def tf_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.tf"))
 

@@ -1,19 +1,22 @@
-"""`platformctl destroy`: the platform stack, then the cluster stack, for ENV."""
+"""`platformctl destroy`: the releases, the namespaces, then the cluster of ENV; stops the dev Vault."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from platformctl import deploy, flow
+from platformctl import deploy, flow, site
 from platformctl.context import Context
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = verbs.add_parser(
         "destroy",
-        help="tear down ENV's releases and cluster",
-        description="terraform destroy stacks/platform, then stacks/cluster. prod needs --auto-approve.",
+        help="tear down ENV's releases, namespaces and cluster",
+        description="terraform destroy stacks/platform (or uninstall with pyhelm3 when the site profile "
+        "installs that way), delete the namespaces platformctl created, terraform destroy stacks/cluster "
+        "(an existing cluster of the site is left as it is), and for dev stop the dev Vault. prod needs "
+        "--auto-approve.",
     )
     parser.add_argument("--auto-approve", action="store_true", help="required for prod")
     parser.set_defaults(handler=handle)
@@ -21,8 +24,18 @@ def register(verbs: Any) -> argparse.ArgumentParser:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
+    run = deploy.Deployment(ctx, site.load())
+    run.report_site()
     if ctx.dry_run:
-        ctx.say("dry run: would destroy stacks/platform, then stacks/cluster")
+        teardown = run.teardown()
+        steps = [
+            "uninstall the releases (pyhelm3)" if teardown.releases else "terraform destroy stacks/platform",
+            "delete the namespaces platformctl created",
+            "leave the existing cluster" if teardown.cluster else "terraform destroy stacks/cluster",
+        ]
+        if ctx.env == "dev":
+            steps.append("stop the dev Vault")
+        ctx.say("dry run: would " + ", then ".join(steps))
         return 0
-    flow.destroy(ctx, deploy.layout(), args.auto_approve)
+    flow.destroy(ctx, deploy.layout(), run.teardown(), args.auto_approve)
     return 0

@@ -6,9 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from platformctl import kube, rabbitmq, rotate, s3admin, s3keys, secret_map, vault
+from platformctl import deploy, kube, rabbitmq, rotate, s3admin, s3keys, secret_map, site, vault
 from platformctl.context import Context
-from platformctl.rollout import Roller
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:
@@ -19,19 +18,14 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "admin connection in PLATFORMCTL_PG_DSN (environment, never a flag). A RabbitMQ user needs the "
         "management API in PLATFORMCTL_RABBITMQ_API (e.g. http://127.0.0.1:15672 through a port-forward); "
         "optional: PLATFORMCTL_RABBITMQ_AMQP (host:port for the login check), PLATFORMCTL_RABBITMQ_VHOST, "
-        "PLATFORMCTL_RABBITMQ_ADMIN_USER/_PASSWORD (else the user changes its own password). After the "
-        "rollout the smoke subset of each consumer runs (`platformctl smoke --only NAME`). An S3 access "
+        "PLATFORMCTL_RABBITMQ_ADMIN_USER/_PASSWORD (else the user changes its own password). Consumers "
+        "that must restart roll the way `apply` rolls them: new values, then an upgrade of their releases "
+        "(waited for with the plan's timeouts). Then the smoke subset of each consumer runs (`platformctl "
+        "smoke --only NAME`). An S3 access "
         "key needs PLATFORMCTL_S3_ENDPOINT and PLATFORMCTL_S3_ADMIN_API=minio|iam "
         "(admin credentials: kv/<env>/minio).",
     )
     parser.add_argument("--secret", required=True, metavar="NAME", help="rotation name from the secret map")
-    parser.add_argument(
-        "--rollout-timeout",
-        type=float,
-        default=300,
-        metavar="SECONDS",
-        help="how long to wait for the consumers' rollout (default 300)",
-    )
     parser.add_argument("--kubeconfig", help="kubeconfig (default .state/<env>/kubeconfig, else $KUBECONFIG)")
     parser.set_defaults(handler=handle)
     return parser
@@ -73,7 +67,7 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
             client,
             _NoStore(),
             "dry-run" if spec.role else None,
-            Roller(None),
+            _DescribedRoller(),
             _rabbit(spec, True),
         )  # only described, never run
         plan = rotate.Plan(args.secret, spec, steps, checks, _issuer(spec, client, True))
@@ -87,17 +81,21 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         client,
         kube.KubeSecrets(api),
         os.environ.get("PLATFORMCTL_PG_DSN"),
-        Roller(api, timeout=args.rollout_timeout),
+        deploy.ReleaseRoller(deploy.Deployment(ctx, site.load(), kubeconfig=args.kubeconfig)),
         _rabbit(spec),
     )
     with ctx.step(f"rotate {args.secret} ({ctx.env})"):
         plan = rotate.Plan(args.secret, spec, steps, checks, _issuer(spec, client, False))
         before, after = rotate.run(plan, client, ctx.progress)
-    ctx.say(
-        f"rotated {args.secret}: KV version {before} -> {after}; consumers rolled out. Run "
-        "`platformctl values` so their secretChecksum matches on the next apply"
-    )
+    ctx.say(f"rotated {args.secret}: KV version {before} -> {after}; consumers rolled out, values up to date")
     return 0
+
+
+class _DescribedRoller:
+    """Dry run: the roll steps are only described, never run."""
+
+    def roll(self, namespace: str, releases: list[str]) -> list[str]:
+        raise AssertionError("dry run must not roll")
 
 
 class _NoStore:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from platformctl import kube, release_plan, smoke
+from platformctl import kube, release_plan, site, smoke
 from platformctl.context import Context, render_table
 from platformctl.errors import SmokeFailed, UsageError
 from platformctl.values import Release
@@ -72,8 +72,12 @@ def write_plan(plan: list[Release], folder: Path) -> Path:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
-    skips = parse_skips(args.skip)
+    given = parse_skips(args.skip)
     plan = planned(args, ctx)
+    # Planned releases the site profile does not install are reported as skipped with its reason.
+    names = {r.name for r in plan}
+    site_skips = tuple(sorted((n, why) for n, why in site.load().skip_releases.items() if n in names))
+    skips = site_skips + given
     check_names(plan, args.only, skips)
     kube.api_client(ctx.env)  # refuses a missing or foreign kube context before any check runs
     options = smoke.Options(ctx.env, args.only, args.entry, skips)

@@ -37,9 +37,10 @@ data "aws_iam_policy_document" "kms" {
   }
 }
 
-# One customer-managed key for the Secrets envelope encryption and the cluster's log groups.
+# One customer-managed key for the Secrets envelope encryption, the cluster's log groups and the image
+# repositories (registry.tf).
 resource "aws_kms_key" "cluster" {
-  description             = "Secrets envelope encryption and logs of ${var.name}"
+  description             = "Secrets envelope encryption, logs and images of ${var.name}"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json

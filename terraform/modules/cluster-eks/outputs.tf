@@ -38,3 +38,13 @@ output "public_subnet_ids" {
   description = "IDs of the public subnets (load balancers, NAT), one per availability zone."
   value       = aws_subnet.public[*].id
 }
+
+output "image_registry" {
+  description = "ECR registry host the own service images are pushed to: <account>.dkr.ecr.<region>.amazonaws.com."
+  value       = local.image_registry
+}
+
+output "image_repositories" {
+  description = "ECR repository URL per repository name (versions.yaml images.<name>.repository)."
+  value       = { for name, repo in aws_ecr_repository.this : name => repo.repository_url }
+}

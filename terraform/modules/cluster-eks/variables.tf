@@ -87,6 +87,33 @@ variable "log_retention_days" {
   }
 }
 
+variable "image_repository_names" {
+  description = "ECR repositories to create, one per own service image (the stack passes versions.yaml images.<name>.repository)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in var.image_repository_names : length(name) >= 2 && length(name) <= 256 && can(regex("^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", name))])
+    error_message = "Each image repository name must be a valid ECR name: lowercase path segments like platform/users."
+  }
+  validation {
+    condition     = length(distinct(var.image_repository_names)) == length(var.image_repository_names)
+    error_message = "The image repository names must be distinct."
+  }
+}
+
+variable "image_retention_count" {
+  description = "Images kept per repository; the lifecycle policy expires older ones."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.image_retention_count >= 1 && var.image_retention_count <= 1000 && floor(var.image_retention_count) == var.image_retention_count
+    error_message = "The image_retention_count must be a whole number from 1 to 1000."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

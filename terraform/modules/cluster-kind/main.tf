@@ -1,4 +1,6 @@
-# One control plane (labelled ingress-ready, with the ingress host ports) plus N workers.
+# One control plane (labelled ingress-ready, with the ingress host ports) plus N workers. The host ports
+# map to Traefik's fixed NodePorts on the control plane node; kube-proxy forwards them to Traefik wherever
+# its pod runs, so no nodeSelector or hostPort is needed.
 resource "kind_cluster" "this" {
   name            = var.name
   node_image      = var.node_image
@@ -11,7 +13,7 @@ resource "kind_cluster" "this" {
 
     node {
       role = "control-plane"
-      # Traefik runs with a nodeSelector on this label and host ports 80/443 in dev.
+      # Label kept for ingress setups that schedule onto the node that owns the host ports.
       kubeadm_config_patches = [
         yamlencode({
           kind             = "InitConfiguration"
@@ -20,13 +22,13 @@ resource "kind_cluster" "this" {
       ]
 
       extra_port_mappings {
-        container_port = 80
+        container_port = var.ingress_node_ports.http
         host_port      = var.ingress_http_port
         listen_address = var.listen_address
         protocol       = "TCP"
       }
       extra_port_mappings {
-        container_port = 443
+        container_port = var.ingress_node_ports.https
         host_port      = var.ingress_https_port
         listen_address = var.listen_address
         protocol       = "TCP"

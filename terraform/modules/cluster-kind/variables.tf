@@ -30,7 +30,7 @@ variable "workers" {
 }
 
 variable "ingress_http_port" {
-  description = "Host port mapped to port 80 of the control plane node (Traefik's web entrypoint)."
+  description = "Host port mapped to Traefik's web NodePort on the control plane node (HTTP)."
   type        = number
   default     = 80
 
@@ -41,13 +41,31 @@ variable "ingress_http_port" {
 }
 
 variable "ingress_https_port" {
-  description = "Host port mapped to port 443 of the control plane node (Traefik's websecure entrypoint)."
+  description = "Host port mapped to Traefik's websecure NodePort on the control plane node (HTTPS)."
   type        = number
   default     = 443
 
   validation {
     condition     = var.ingress_https_port >= 1 && var.ingress_https_port <= 65535
     error_message = "The ingress_https_port must be a TCP port (1-65535)."
+  }
+}
+
+variable "ingress_node_ports" {
+  description = "Traefik's NodePorts (web = http, websecure = https): the container ports the ingress host ports map to; the stack reads them from values/<env>/traefik.yaml."
+  type = object({
+    http  = number
+    https = number
+  })
+  nullable = false
+
+  validation {
+    condition     = alltrue([for port in values(var.ingress_node_ports) : try(port >= 30000 && port <= 32767 && floor(port) == port, false)])
+    error_message = "The ingress_node_ports must be whole numbers in 30000-32767: set ports.web.nodePort and ports.websecure.nodePort in values/<env>/traefik.yaml."
+  }
+  validation {
+    condition     = try(var.ingress_node_ports.http != var.ingress_node_ports.https, false)
+    error_message = "The ingress_node_ports http and https must differ."
   }
 }
 

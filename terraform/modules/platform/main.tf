@@ -1,8 +1,6 @@
 locals {
-  namespaces = setsubtract(distinct([for r in var.releases : r.namespace]), var.unmanaged_namespaces)
-
   # Releases keyed by name, grouped by wave; one helm_release block per wave serialises the waves.
-  by_wave = { for wave in range(5) : wave => { for r in var.releases : r.name => r if r.wave == wave } }
+  by_wave = { for wave in range(6) : wave => { for r in var.releases : r.name => r if r.wave == wave } }
 
   # Common, env and generated values files in that order (later ones win). The generated file is
   # optional at plan time: `platformctl values` writes it just before the apply.
@@ -11,25 +9,26 @@ locals {
   ] }
   abs = { for f in flatten([for r in var.releases : r.values_files]) : f => startswith(f, "/") ? f : "${var.repo_root}/${f}" }
 
+  # repo_root is relative to terraform's working directory, and so is a local chart path: the helm
+  # provider resolves it there, and helm_release.chart keeps it as written, so no machine path reaches state.
   charts = { for r in var.releases : r.name => r.chart.path == null ? r.chart.name : "${var.repo_root}/${r.chart.path}" }
 }
 
-resource "kubernetes_namespace_v1" "this" {
-  for_each = local.namespaces
+# Namespaces have one owner, platformctl, which creates them with their Pod Security labels
+# (values/namespaces.yaml) before any Secret is written; every release below uses create_namespace = false.
+# States written before that still hold the namespaces this module used to create: forget them, never
+# delete them (deleting a namespace deletes every release in it).
+removed {
+  from = kubernetes_namespace_v1.this
 
-  metadata {
-    name = each.key
-    labels = {
-      "pod-security.kubernetes.io/enforce" = lookup(var.pod_security_exceptions, each.key, "restricted")
-      "pod-security.kubernetes.io/warn"    = "restricted"
-      "pod-security.kubernetes.io/audit"   = "restricted"
-      "app.kubernetes.io/managed-by"       = "terraform"
-    }
+  lifecycle {
+    destroy = false
   }
 }
 
-# The five blocks below differ only in their wave and depends_on. No `set`/`set_sensitive`: every
-# setting comes from values files, and secrets only by existingSecret name.
+# The six blocks below differ only in their wave and depends_on (wave 0 waits for nothing Terraform
+# owns). No `set`/`set_sensitive`: every setting comes from values files, and secrets only by
+# existingSecret name.
 resource "helm_release" "wave_0" {
   for_each = local.by_wave[0]
 
@@ -45,8 +44,6 @@ resource "helm_release" "wave_0" {
   cleanup_on_fail  = true
   max_history      = var.max_history
   create_namespace = false
-
-  depends_on = [kubernetes_namespace_v1.this]
 }
 
 resource "helm_release" "wave_1" {
@@ -123,4 +120,23 @@ resource "helm_release" "wave_4" {
   create_namespace = false
 
   depends_on = [helm_release.wave_3]
+}
+
+resource "helm_release" "wave_5" {
+  for_each = local.by_wave[5]
+
+  name             = each.key
+  namespace        = each.value.namespace
+  chart            = local.charts[each.key]
+  repository       = each.value.chart.repository
+  version          = each.value.chart.version
+  values           = local.values[each.key]
+  timeout          = each.value.timeout
+  atomic           = true
+  wait             = true
+  cleanup_on_fail  = true
+  max_history      = var.max_history
+  create_namespace = false
+
+  depends_on = [helm_release.wave_4]
 }

@@ -1,11 +1,6 @@
-output "namespaces" {
-  description = "Namespaces created here, with their Pod Security enforce level."
-  value       = { for name, ns in kubernetes_namespace_v1.this : name => ns.metadata[0].labels["pod-security.kubernetes.io/enforce"] }
-}
-
 output "releases" {
   description = "Installed releases: name => namespace, chart, version (null for local charts) and status."
-  value = { for name, r in merge(helm_release.wave_0, helm_release.wave_1, helm_release.wave_2, helm_release.wave_3, helm_release.wave_4) : name => {
+  value = { for name, r in merge(helm_release.wave_0, helm_release.wave_1, helm_release.wave_2, helm_release.wave_3, helm_release.wave_4, helm_release.wave_5) : name => {
     namespace = r.namespace
     chart     = r.chart
     version   = r.version

@@ -17,8 +17,8 @@ variable "releases" {
   }))
 
   validation {
-    condition     = alltrue([for r in var.releases : contains([0, 1, 2, 3, 4], r.wave)])
-    error_message = "Every release wave must be 0-4 (one helm_release block per wave in main.tf)."
+    condition     = alltrue([for r in var.releases : contains([0, 1, 2, 3, 4, 5], r.wave)])
+    error_message = "Every release wave must be 0-5 (one helm_release block per wave in main.tf)."
   }
   validation {
     condition     = length(distinct([for r in var.releases : r.name])) == length(var.releases)
@@ -31,12 +31,12 @@ variable "releases" {
 }
 
 variable "repo_root" {
-  description = "Absolute repository root; relative chart paths and values files are resolved against it."
+  description = "Repository root relative to terraform's working directory (stacks pass path.root/../../..); chart paths and values files are resolved against it."
   type        = string
 
   validation {
-    condition     = startswith(var.repo_root, "/") && fileexists("${var.repo_root}/versions.yaml")
-    error_message = "The repo_root must be an absolute path to a directory holding versions.yaml."
+    condition     = !startswith(var.repo_root, "/") && fileexists("${var.repo_root}/versions.yaml")
+    error_message = "The repo_root must be a relative path (local chart paths land in state) to a directory holding versions.yaml."
   }
 }
 
@@ -49,24 +49,4 @@ variable "max_history" {
     condition     = var.max_history >= 2 && var.max_history <= 50
     error_message = "The max_history must be between 2 and 50."
   }
-}
-
-variable "pod_security_exceptions" {
-  description = "Pod Security `enforce` level per namespace where `restricted` cannot hold (warn/audit stay restricted)."
-  type        = map(string)
-  default = {
-    # node-exporter needs hostNetwork, hostPID and hostPath volumes.
-    monitoring = "privileged"
-  }
-
-  validation {
-    condition     = alltrue([for level in values(var.pod_security_exceptions) : contains(["baseline", "privileged"], level)])
-    error_message = "An exception level must be baseline or privileged."
-  }
-}
-
-variable "unmanaged_namespaces" {
-  description = "Namespaces that exist in every cluster and are therefore not created or labelled here."
-  type        = list(string)
-  default     = ["kube-system", "default"]
 }

@@ -1,5 +1,6 @@
 locals {
-  root        = abspath(coalesce(var.repo_root, "${path.module}/../../.."))
+  # Relative on purpose (no abspath): nothing derived from this machine's checkout path reaches a state.
+  root        = coalesce(var.repo_root, "${path.module}/../../..")
   versions    = yamldecode(file("${local.root}/versions.yaml"))
   values_base = startswith(var.values_dir, "/") ? var.values_dir : "${local.root}/${var.values_dir}"
 
@@ -16,20 +17,25 @@ locals {
 
   # The table in docs/architecture.md. `feature` null means always installed; `chart` null means an
   # upstream chart pinned in versions.yaml under the release name; `scalable` marks HPA-sized workloads.
+  # Waves put every CRD consumer after the release that installs the CRD (Helm renders a release before
+  # applying any of it): 0 kube-prometheus-stack (monitoring.coreos.com) and metrics-server; 1 traefik
+  # (traefik.io) and cert-manager (cert-manager.io), whose charts render ServiceMonitors (the traefik
+  # chart v37.3.0 templates/servicemonitor.yaml `fail`s without monitoring.coreos.com/v1); 2 platform
+  # (Middlewares, Certificates, PrometheusRules); 3 data stores; 4 users; 5 auth and notifications.
   catalog = [
-    { name = "cert-manager", namespace = "cert-manager", wave = 0, needs = [], feature = "tls", chart = null, timeout = 300, scalable = false },
     { name = "metrics-server", namespace = "kube-system", wave = 0, needs = [], feature = "metrics_server", chart = null, timeout = 300, scalable = false },
     { name = "kube-prometheus-stack", namespace = "monitoring", wave = 0, needs = [], feature = "monitoring", chart = null, timeout = 900, scalable = false },
-    { name = "traefik", namespace = "ingress", wave = 0, needs = [], feature = "ingress", chart = null, timeout = 300, scalable = false },
-    { name = "platform", namespace = "platform", wave = 1, needs = ["cert-manager", "kube-prometheus-stack", "traefik"], feature = null, chart = "platform", timeout = 300, scalable = false },
-    { name = "postgresql", namespace = "data", wave = 2, needs = [], feature = null, chart = "postgresql", timeout = 600, scalable = false },
-    { name = "rabbitmq", namespace = "data", wave = 2, needs = [], feature = null, chart = "rabbitmq", timeout = 600, scalable = false },
-    { name = "minio", namespace = "data", wave = 2, needs = [], feature = null, chart = "minio", timeout = 600, scalable = false },
-    { name = "users", namespace = "apps", wave = 3, needs = ["postgresql"], feature = null, chart = "microservice", timeout = 300, scalable = true },
-    { name = "auth", namespace = "apps", wave = 4, needs = ["users", "rabbitmq"], feature = null, chart = "microservice", timeout = 300, scalable = true },
-    { name = "notifications", namespace = "apps", wave = 4, needs = ["rabbitmq", "minio"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+    { name = "cert-manager", namespace = "cert-manager", wave = 1, needs = ["kube-prometheus-stack"], feature = "tls", chart = null, timeout = 300, scalable = false },
+    { name = "traefik", namespace = "ingress", wave = 1, needs = ["kube-prometheus-stack"], feature = "ingress", chart = null, timeout = 300, scalable = false },
+    { name = "platform", namespace = "platform", wave = 2, needs = ["cert-manager", "kube-prometheus-stack", "traefik"], feature = null, chart = "platform", timeout = 300, scalable = false },
+    { name = "postgresql", namespace = "data", wave = 3, needs = [], feature = null, chart = "postgresql", timeout = 600, scalable = false },
+    { name = "rabbitmq", namespace = "data", wave = 3, needs = [], feature = null, chart = "rabbitmq", timeout = 600, scalable = false },
+    { name = "minio", namespace = "data", wave = 3, needs = [], feature = null, chart = "minio", timeout = 600, scalable = false },
+    { name = "users", namespace = "apps", wave = 4, needs = ["postgresql"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+    { name = "auth", namespace = "apps", wave = 5, needs = ["users", "rabbitmq"], feature = null, chart = "microservice", timeout = 300, scalable = true },
+    { name = "notifications", namespace = "apps", wave = 5, needs = ["rabbitmq", "minio"], feature = null, chart = "microservice", timeout = 300, scalable = true },
   ]
-  waves = range(5)
+  waves = range(max([for r in local.catalog : r.wave]...) + 1)
 
   enabled       = [for r in local.catalog : r if r.feature == null ? true : local.features[r.feature]]
   enabled_names = [for r in local.enabled : r.name]
@@ -46,11 +52,12 @@ locals {
       name       = r.chart == null ? local.versions.charts[r.name].chart : r.chart
       version    = r.chart == null ? local.versions.charts[r.name].version : null
     }
-    values_files = [
+    # A site profile's overlay (platformctl: values_overlay) comes last; its files are optional.
+    values_files = concat([
       "${var.values_dir}/common/${r.name}.yaml",
       "${var.values_dir}/${var.env}/${r.name}.yaml",
       "${var.values_dir}/generated/${var.env}/${r.name}.yaml",
-    ]
+    ], var.values_overlay == null ? [] : ["${var.values_overlay}/${r.name}.yaml"])
     timeout     = lookup(var.timeouts, r.name, r.timeout)
     autoscaling = r.scalable && local.features.autoscaling
   } if r.wave == wave]])

@@ -22,7 +22,7 @@ variable "features" {
 }
 
 variable "repo_root" {
-  description = "Repository root holding versions.yaml and charts/; null means three levels above this module."
+  description = "Repository root holding versions.yaml and charts/, best relative to the working directory (no machine path in state); null means three levels above this module."
   type        = string
   default     = null
 
@@ -41,6 +41,17 @@ variable "values_dir" {
   validation {
     condition     = length(trimspace(var.values_dir)) > 0
     error_message = "The values_dir must not be empty."
+  }
+}
+
+variable "values_overlay" {
+  description = "Folder of a site profile's <release>.yaml overrides, relative to repo_root; layered after the generated values. Null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.values_overlay == null || can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", coalesce(var.values_overlay, "x")))
+    error_message = "The values_overlay must be a relative folder path (letters, digits, . _ - and /)."
   }
 }
 

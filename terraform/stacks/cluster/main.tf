@@ -1,3 +1,7 @@
+# Every repository path starts at path.root/../../.. and never goes through abspath(): path.root is "." and the
+# kind provider resolves kubeconfig_path against terraform's working directory, which is either this
+# directory or platformctl's dev working directory terraform/.dev/cluster (both two levels below
+# terraform/), so no machine path reaches the state.
 locals {
   name     = coalesce(var.name, "platform-${var.env}")
   versions = yamldecode(file("${path.root}/../../../versions.yaml"))
@@ -5,6 +9,11 @@ locals {
   # kind and EKS run the same Kubernetes minor, both taken from the one pin in versions.yaml.
   node_image  = local.versions.kubernetes.kind_node_image
   k8s_version = regex("^kindest/node:v([0-9]+\\.[0-9]+)\\.", local.node_image)[0]
+
+  # kind: the host ports 80/443 reach Traefik's fixed NodePorts, set once in values/<env>/traefik.yaml.
+  traefik_values = yamldecode(file("${path.root}/../../../values/${var.env}/traefik.yaml"))
+  # EKS: one registry repository per own service image (built from services/<name>/Dockerfile).
+  own_image_repositories = [for name, image in local.versions.images : image.repository if fileexists("${path.root}/../../../services/${name}/Dockerfile")]
 }
 
 provider "kind" {}
@@ -30,7 +39,11 @@ module "kind" {
   name            = local.name
   node_image      = local.node_image
   workers         = var.kind_workers
-  kubeconfig_path = coalesce(var.kubeconfig_path, abspath("${path.root}/../../../.state/${var.env}/kubeconfig"))
+  kubeconfig_path = coalesce(var.kubeconfig_path, "${path.root}/../../../.state/${var.env}/kubeconfig")
+  ingress_node_ports = {
+    http  = try(local.traefik_values.ports.web.nodePort, null)
+    https = try(local.traefik_values.ports.websecure.nodePort, null)
+  }
 }
 
 module "eks" {
@@ -44,6 +57,7 @@ module "eks" {
   single_nat_gateway           = var.single_nat_gateway
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
   node_group                   = var.node_group
+  image_repository_names       = local.own_image_repositories
   tags                         = var.tags
 }
 

@@ -23,3 +23,13 @@ output "kubeconfig" {
   value       = local.cluster.kubeconfig
   sensitive   = true
 }
+
+output "image_registry" {
+  description = "eks: ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) the own service images are pushed to; null for kind."
+  value       = one(module.eks[*].image_registry)
+}
+
+output "image_repositories" {
+  description = "eks: ECR repository URL per versions.yaml images.<name>.repository of the own services; {} for kind."
+  value       = local.is_eks ? module.eks[0].image_repositories : {}
+}

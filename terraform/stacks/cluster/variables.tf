@@ -25,7 +25,7 @@ variable "name" {
 }
 
 variable "kubeconfig_path" {
-  description = "kind only: where the kubeconfig is written; null means .state/<env>/kubeconfig in the repository."
+  description = "kind only: where the kubeconfig is written, relative to terraform's working directory (an absolute path lands in state); null means .state/<env>/kubeconfig in the repository."
   type        = string
   default     = null
 }

@@ -1,12 +1,11 @@
 locals {
-  repo_root = abspath("${path.root}/../../..")
+  # Relative to terraform's working directory, never abspath(): local chart paths are stored in state
+  # (helm_release.chart). path.root is "." here, and this resolves the same from terraform/stacks/platform
+  # and from the dev working directory terraform/.dev/platform (both two levels below terraform/).
+  repo_root = "${path.root}/../../.."
 }
 
-provider "kubernetes" {
-  config_path    = var.kubeconfig_path
-  config_context = var.kube_context
-}
-
+# Namespaces are not created here: platformctl creates them (values/namespaces.yaml) before any Secret.
 provider "helm" {
   kubernetes = {
     config_path    = var.kubeconfig_path
@@ -17,10 +16,11 @@ provider "helm" {
 module "release_plan" {
   source = "../../modules/release-plan"
 
-  env       = var.env
-  features  = var.features
-  timeouts  = var.timeouts
-  repo_root = local.repo_root
+  env            = var.env
+  features       = var.features
+  timeouts       = var.timeouts
+  repo_root      = local.repo_root
+  values_overlay = var.values_overlay
 }
 
 module "platform" {

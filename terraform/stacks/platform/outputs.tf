@@ -9,6 +9,6 @@ output "releases" {
 }
 
 output "namespaces" {
-  description = "Namespaces created by the stack with their Pod Security enforce level."
-  value       = module.platform.namespaces
+  description = "Namespaces the planned releases install into; platformctl creates them (not this stack) before any Secret."
+  value       = module.release_plan.namespaces
 }

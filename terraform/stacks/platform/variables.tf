@@ -9,7 +9,7 @@ variable "env" {
 }
 
 variable "kubeconfig_path" {
-  description = "Kubeconfig written by platformctl from the cluster stack's `kubeconfig` output."
+  description = "Kubeconfig written by platformctl from the cluster stack's `kubeconfig` output, relative to the stack's working directory."
   type        = string
 
   validation {
@@ -35,6 +35,12 @@ variable "features" {
   })
   default  = {}
   nullable = false
+}
+
+variable "values_overlay" {
+  description = "A site profile's values overlay folder, relative to the repository (see modules/release-plan); platformctl sets it."
+  type        = string
+  default     = null
 }
 
 variable "timeouts" {

@@ -33,6 +33,12 @@ variable "values_dir" {
   }
 }
 
+variable "values_overlay" {
+  description = "A site profile's values overlay folder, relative to the repository (see modules/release-plan)."
+  type        = string
+  default     = null
+}
+
 variable "timeouts" {
   description = "Per-release Helm timeout overrides in seconds."
   type        = map(number)

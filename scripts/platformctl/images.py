@@ -1,0 +1,204 @@
+"""The own service images: content tags, builds, and delivery to where the cluster's nodes can run them.
+
+Tag = `<version from versions.yaml>-<12 hex of sha256 over the build inputs>`: the service's folder, the
+shared library (services/common), the build context's .dockerignore and the base image pin. A change in a
+service's source or lock file gives a new tag; an unchanged tree gives the same tag, and an image that
+already exists is not built again.
+
+Delivery (site profile `images.delivery`, else by cluster type):
+- `kind`: `docker save | ctr import` into every node of the kind cluster (what `kind load` does);
+- `docker`: the nodes run on the Docker daemon at $DOCKER_HOST (a local Docker-based cluster such as the
+  test harness): building there is the delivery;
+- `registry`: `docker push` to the registry the EKS module creates (output `image_registry`);
+- `none`: nothing; the cluster must be able to pull the images (CI that builds and pushes separately).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformctl.errors import ConfigError, PlatformError
+from platformctl.versions import Versions
+
+SERVICES = ("users", "auth", "notifications")
+_SKIP_PARTS = {"tests", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+class ImageError(PlatformError):
+    """docker failed; exit code 6 like other failures of the cluster's runtime."""
+
+    exit_code = 6
+
+
+@dataclass(frozen=True)
+class ServiceImage:
+    name: str
+    repository: str  # as the cluster pulls it (with the registry host for `registry` delivery)
+    tag: str
+    dockerfile: Path
+    context: Path
+    build_args: tuple[tuple[str, str], ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+def _inputs(services: Path, name: str) -> Iterator[Path]:
+    for folder in (services / "common", services / name):
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(services)
+            skipped = _SKIP_PARTS & set(relative.parts) or any(
+                p.endswith(".egg-info") for p in relative.parts
+            )
+            if path.is_file() and not skipped and path.suffix not in _SKIP_SUFFIXES:
+                yield path
+    ignore = services / ".dockerignore"
+    if ignore.is_file():
+        yield ignore
+
+
+def content_digest(services: Path, name: str, base_image: str) -> str:
+    """sha256 over the relative path and bytes of every build input, and the base image pin."""
+    digest = hashlib.sha256(f"base={base_image}\n".encode())
+    for path in _inputs(services, name):
+        digest.update(str(path.relative_to(services)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def planned(root: Path, pins: Versions, registry: str | None = None) -> list[ServiceImage]:
+    """The three service images with their content tags (registry host prefixed when given)."""
+    base = pins.images["python-base"]
+    base_ref = f"{base.repository}:{base.tag}"
+    services = root / "services"
+    out = []
+    for name in SERVICES:
+        if name not in pins.images:
+            raise ConfigError(f"versions.yaml images.{name} is missing; every service needs its repository")
+        pin = pins.images[name]
+        repository = f"{registry.rstrip('/')}/{pin.repository}" if registry else pin.repository
+        tag = f"{pin.tag}-{content_digest(services, name, base_ref)[:12]}"
+        out.append(
+            ServiceImage(
+                name, repository, tag, services / name / "Dockerfile", services, (("PYTHON_BASE", base_ref),)
+            )
+        )
+    return out
+
+
+def docker_binary() -> str:
+    found = shutil.which("docker")
+    if not found:
+        raise ConfigError(
+            "the docker CLI is not on PATH; install Docker (needed to build the service images)"
+        )
+    return found
+
+
+def _docker(
+    *args: str, stdin: bytes | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [docker_binary(), *args], input=stdin, capture_output=True, timeout=timeout, check=False
+    )
+
+
+def _last_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    text = (result.stderr or result.stdout or b"").decode(errors="replace").strip()
+    return (text.splitlines() or ["no output"])[-1][:300]
+
+
+def exists(image: ServiceImage) -> bool:
+    return _docker("image", "inspect", "--format", "{{.Id}}", image.ref, timeout=60).returncode == 0
+
+
+def build(image: ServiceImage) -> float:
+    """`docker build` of one image (host network, classic or BuildKit builder); returns seconds."""
+    args = ["build", "--network", "host", "-q", "-t", image.ref, "-f", str(image.dockerfile)]
+    for key, value in image.build_args:
+        args += ["--build-arg", f"{key}={value}"]
+    started = time.monotonic()
+    result = _docker(*args, str(image.context))
+    if result.returncode != 0:
+        raise ImageError(
+            f"docker build {image.ref} failed: {_last_line(result)}; "
+            "is the Docker daemon running ($DOCKER_HOST)?"
+        )
+    return time.monotonic() - started
+
+
+def kind_nodes(cluster: str) -> list[str]:
+    """Node containers of a kind cluster (kind labels them with the cluster name)."""
+    result = _docker(
+        "ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Names}}", timeout=60
+    )
+    if result.returncode != 0:
+        raise ImageError(f"docker ps failed: {_last_line(result)}; is the Docker daemon running?")
+    nodes = sorted(line for line in result.stdout.decode().splitlines() if line.strip())
+    if not nodes:
+        raise ImageError(
+            f"no node of the kind cluster '{cluster}' is running; run `make apply` again "
+            "(it re-creates the cluster) or `make destroy` first"
+        )
+    return nodes
+
+
+def containerd_name(ref: str) -> str:
+    """The name containerd gives a Docker reference (`platform/users:1` -> `docker.io/platform/users:1`)."""
+    first = ref.split("/", 1)[0]
+    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if "/" in ref else f"docker.io/library/{ref}"
+
+
+def load_into_kind(image: ServiceImage, nodes: list[str]) -> list[str]:
+    """Import the image into each node's containerd (k8s.io namespace) unless it is there already."""
+    loaded = []
+    saved: bytes | None = None
+    for node in nodes:
+        name = containerd_name(image.ref)
+        check = _docker(
+            "exec", node, "ctr", "--namespace=k8s.io", "images", "list", "-q", f"name=={name}", timeout=60
+        )
+        if check.returncode == 0 and check.stdout.strip():
+            continue
+        if saved is None:
+            dump = _docker("save", image.ref)
+            if dump.returncode != 0:
+                raise ImageError(f"docker save {image.ref} failed: {_last_line(dump)}")
+            saved = dump.stdout
+        result = _docker(
+            "exec",
+            "-i",
+            node,
+            "ctr",
+            "--namespace=k8s.io",
+            "images",
+            "import",
+            "--all-platforms",
+            "-",
+            stdin=saved,
+        )
+        if result.returncode != 0:
+            raise ImageError(f"loading {image.ref} into kind node {node} failed: {_last_line(result)}")
+        loaded.append(node)
+    return loaded
+
+
+def push(image: ServiceImage) -> None:
+    result = _docker("push", "-q", image.ref)
+    if result.returncode != 0:
+        registry = image.repository.split("/", 1)[0]
+        raise ImageError(
+            f"docker push {image.ref} failed: {_last_line(result)}; log in first "
+            f"(EKS: `aws ecr get-login-password | docker login --username AWS "
+            f"--password-stdin {registry}`)"
+        )

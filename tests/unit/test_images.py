@@ -1,0 +1,81 @@
+"""Service image tags by content: the same tree gives the same tag, any change to what the image is built
+from gives a new one; and the kind delivery names images the way containerd does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from platformctl import images, versions
+from platformctl.paths import repo_root
+
+BASE = "python:3.11-slim-bookworm"
+
+
+@pytest.fixture
+def services(tmp_path) -> Path:
+    target = tmp_path / "services"
+    shutil.copytree(
+        repo_root() / "services", target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    return target
+
+
+def test_planned_tags_are_version_plus_content(services):
+    planned = images.planned(services.parent, versions.load())
+    assert [i.name for i in planned] == ["users", "auth", "notifications"]
+    for image in planned:
+        version, digest = image.tag.rsplit("-", 1)
+        assert version == versions.load().images[image.name].tag and len(digest) == 12
+        assert image.dockerfile == services / image.name / "Dockerfile"
+    again = images.planned(services.parent, versions.load())
+    assert [i.tag for i in again] == [i.tag for i in planned]
+
+
+@pytest.mark.parametrize(
+    ("changed", "affects"),
+    [
+        ("users/users_service/app.py", {"users"}),
+        ("users/constraints.txt", {"users"}),
+        ("common/service_common/http.py", {"users", "auth", "notifications"}),
+        ("auth/Dockerfile", {"auth"}),
+    ],
+    ids=["source", "lock-file", "shared-library", "dockerfile"],
+)
+def test_a_change_gives_a_new_tag_only_where_it_is_built_in(services, changed, affects):
+    before = {name: images.content_digest(services, name, BASE) for name in images.SERVICES}
+    with (services / changed).open("a") as handle:
+        handle.write("\n# changed\n")
+    after = {name: images.content_digest(services, name, BASE) for name in images.SERVICES}
+    assert {name for name in images.SERVICES if before[name] != after[name]} == affects
+
+
+def test_tests_and_caches_do_not_change_the_tag(services):
+    before = images.content_digest(services, "users", BASE)
+    (services / "users" / "tests" / "test_new.py").write_text("def test_x(): pass\n")
+    (services / "users" / "users_service" / "__pycache__").mkdir(exist_ok=True)
+    (services / "users" / "users_service" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
+    assert images.content_digest(services, "users", BASE) == before
+    assert images.content_digest(services, "users", "python:3.12-slim") != before
+
+
+def test_registry_prefix():
+    planned = images.planned(repo_root(), versions.load(), "123.dkr.ecr.eu-west-1.amazonaws.com/")
+    assert planned[0].repository == "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users"
+
+
+@pytest.mark.parametrize(
+    ("ref", "name"),
+    [
+        ("platform/users:1", "docker.io/platform/users:1"),
+        ("busybox:1.35", "docker.io/library/busybox:1.35"),
+        (
+            "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
+            "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
+        ),
+        ("localhost:5000/x:1", "localhost:5000/x:1"),
+    ],
+)
+def test_containerd_names(ref, name):
+    assert images.containerd_name(ref) == name

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import pytest
-from platformctl import doctor, vault_dev
+from platformctl import deploy, doctor, vault, vault_dev
+from platformctl.context import Context
 from platformctl.vault import connect
 
 from tests.fixtures.servers import free_port
@@ -32,6 +34,23 @@ def test_vault_dev_start_and_stop(run_cli, tmp_path, monkeypatch):
     assert connect("dev", environ={}, state=state).read("minio").version == 1
     assert run_cli("vault", "dev", "--stop")[0] == 0 and not state.exists()
     assert run_cli("--env", "prod", "vault", "dev")[0] == 2
+
+
+def test_apply_reports_the_running_dev_vault_and_destroy_stops_it(tmp_path, monkeypatch, smap):
+    """apply leaves the dev Vault running (dev's secrets live only there) and says so with the command that
+    stops it; destroy's last step stops it."""
+    state = tmp_path / "vault-dev.json"
+    monkeypatch.setattr(vault, "state_file", lambda: state)
+    ctx = Context(env="dev", out=io.StringIO(), err=io.StringIO())
+    vault_dev.up(state, smap)
+    try:
+        deploy.report_dev_vault(ctx)
+        said = ctx.out.getvalue()
+        assert "dev Vault still running at http://127.0.0.1:" in said and "vault dev --stop" in said
+        deploy.stop_dev_vault(ctx)
+        assert "dev Vault stopped" in ctx.out.getvalue() and vault_dev.running(state) is None
+    finally:
+        vault_dev.stop(state)
 
 
 def test_missing_tool_is_exit_3(run_cli, tmp_path, monkeypatch):

@@ -114,3 +114,35 @@ def test_bad_release_list_is_config_error(tmp_path):
 def test_merge_is_deep_and_later_wins():
     merged = values.merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "d": {"e": 2}})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": {"e": 2}}
+
+
+def test_a_user_pinned_image_is_kept(seeded, smap, releases, root):
+    """A values file the user wrote that pins `image.tag` (a prebuilt image) wins over the built tag."""
+    (root / "values/dev/users.yaml").write_text("image: {repository: registry.example/users, tag: '7.7.7'}\n")
+    _run(seeded, smap, releases, root)
+    users = yaml.safe_load((root / "values/generated/dev/users.yaml").read_text())
+    assert "image" not in users and len(users["secretChecksum"]) == 64
+    auth = yaml.safe_load((root / "values/generated/dev/auth.yaml").read_text())
+    assert auth["image"]["tag"] == _images()["auth"]["tag"]
+
+
+def test_bootstrap_only_secrets_do_not_roll_their_consumer(seeded, smap, releases, root):
+    """postgresql-credentials is `rollout: false`: a new version of it leaves postgresql's checksum alone."""
+    plan = [
+        values.Release(
+            "postgresql",
+            "data",
+            "charts/demo",
+            (
+                "values/common/postgresql.yaml",
+                "values/dev/postgresql.yaml",
+                "values/generated/dev/postgresql.yaml",
+            ),
+        )
+    ]
+    entries = seeded.read_many(values.needed_paths(smap, [*releases, *plan]))
+    before = values.generated(plan[0], smap, entries, {})
+    seeded.write("postgresql", {**seeded.read("postgresql").data, "users-password": "changed-" + "x" * 20})
+    entries = seeded.read_many(values.needed_paths(smap, [*releases, *plan]))
+    assert values.generated(plan[0], smap, entries, {}) == before
+    assert "secretChecksum" in before  # still there: the chart's schema requires it

@@ -79,3 +79,9 @@ def test_switches_reach_platformctl(args, expected):
 def test_site_travels_in_the_environment():
     result = _make(REPO, "-n", "-p", "apply", "SITE=tests/e2e/site.yaml")
     assert "PLATFORMCTL_SITE := tests/e2e/site.yaml" in result.stdout
+
+
+def test_clean_stops_the_dev_vault_and_removes_devs_terraform_dir():
+    result = _make(REPO, "-n", "clean")
+    assert "platformctl vault dev --stop" in result.stdout
+    assert "terraform/.dev" in result.stdout.split("rm -rf", 1)[1]

@@ -28,7 +28,7 @@ from platformctl import (
     versions,
 )
 from platformctl.context import Context, render_table
-from platformctl.errors import ConfigError
+from platformctl.errors import ConfigError, TerraformError
 from platformctl.paths import repo_root, state_dir
 from platformctl.site import Site
 from platformctl.terraform import Stack
@@ -71,13 +71,24 @@ class Deployment:
 
     @cached_property
     def service_images(self) -> list[images.ServiceImage]:
-        registry = self._registry if self.delivery == "registry" else None
-        if self.delivery == "registry" and not registry:
-            raise ConfigError(
-                f"{self.ctx.env} pushes images to a registry, but none is known yet: apply the cluster "
-                f"stack first (its `image_registry` output) or set {REGISTRY_VAR}"
-            )
+        registry = None
+        if self.delivery == "registry":
+            registry = self._registry or self._registry_from_state()
+            if not registry:
+                raise ConfigError(
+                    f"{self.ctx.env} pushes images to a registry, but none is known yet: apply the cluster "
+                    f"stack first (`make apply ENV={self.ctx.env}` creates it and its `image_registry` "
+                    f"output) or set {REGISTRY_VAR}"
+                )
         return images.planned(self.root, versions.load(), registry)
+
+    def _registry_from_state(self) -> str | None:
+        """The cluster stack's `image_registry` output when the cluster exists (plan, saved plans)."""
+        try:
+            found = layout().init(self.ctx.env, "cluster").output("image_registry")
+        except TerraformError:
+            return None
+        return str(found) if found else None
 
     def platform_variables(self) -> dict[str, str]:
         """stacks/platform's site settings: the overlay, and the connection of an existing cluster."""
@@ -93,12 +104,10 @@ class Deployment:
     # --- steps --------------------------------------------------------------------------------------
     def existing_cluster(self) -> None:
         """The site's cluster: nothing is provisioned; the connection is checked and passed on."""
-        client = kube.api_client(self.ctx.env, self.kubeconfig)
-        version = kube.reachable(client)
-        assert self.site.cluster  # only wired when the site names one
+        version = kube.reachable(kube.api_client(self.ctx.env, self.kubeconfig))
+        context = kube.expected_context(self.ctx.env)
         self.ctx.say(
-            f"existing cluster: context '{self.site.cluster.kube_context}', Kubernetes {version}; "
-            "stacks/cluster not applied"
+            f"existing cluster: context '{context}', Kubernetes {version}; stacks/cluster not applied"
         )
 
     def after_cluster_stack(self, stack: Stack) -> None:
@@ -180,13 +189,18 @@ class Deployment:
         flow.check_values_manifest(plan_dir, digests, self.ctx.env)
 
     def helm(self) -> installer.Client:
-        context = self.site.cluster.kube_context if self.site.cluster else kube.expected_context(self.ctx.env)
-        return installer.client(self.kubeconfig, context)
+        return installer.client(self.kubeconfig, kube.expected_context(self.ctx.env))
 
     def install_releases(self) -> None:
         outcomes = installer.install(
             self.helm(), self.releases, self.root, self.site.skip_releases, self.ctx.progress
         )
+        self.ctx.say(render_table(installer.HEADERS, [o.cells() for o in outcomes]))
+
+    def preview_releases(self) -> None:
+        """plan's view of the pyhelm3 installer: what apply would install or upgrade."""
+        outcomes = installer.preview(self.helm(), self.releases, self.root, self.site.skip_releases)
+        self.ctx.say("--- releases (pyhelm3 installer):")
         self.ctx.say(render_table(installer.HEADERS, [o.cells() for o in outcomes]))
 
     def uninstall_releases(self) -> None:

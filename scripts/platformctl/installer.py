@@ -87,14 +87,46 @@ def _helm_error(what: str, exc: errors.Error) -> KubernetesError:
     return KubernetesError(f"{what} failed: {last}; see `platformctl releases history` and the pods' events")
 
 
+async def _chart(helm: Client, release: Release, root: Path) -> Any:
+    if release.chart_path:
+        return await helm.get_chart(root / release.chart_path)
+    return await helm.get_chart(
+        release.chart_name, repo=release.chart_repository, version=release.chart_version
+    )
+
+
+async def _preview(helm: Client, release: Release, root: Path) -> Outcome:
+    """What `install` would do with this release; reads release metadata and user values only."""
+    try:
+        current = await helm.get_current_revision(release.name, namespace=release.namespace)
+    except errors.ReleaseNotFoundError:
+        return Outcome(release.name, release.namespace, release.wave, "would install", "")
+    chart = await _chart(helm, release, root)
+    change = await helm.should_install_or_upgrade_release(current, chart, load_values(release, root))
+    action = "would upgrade" if change else "no change"
+    return Outcome(release.name, release.namespace, release.wave, action, f"revision {current.revision}")
+
+
+def preview(helm: Client, releases: list[Release], root: Path, skips: Mapping[str, str]) -> list[Outcome]:
+    """`plan` for the pyhelm3 installer: install, upgrade or no change per release; changes nothing."""
+    outcomes: list[Outcome] = []
+    for wave in waves(releases):
+        for release in wave:
+            if release.name in skips:
+                outcomes.append(
+                    Outcome(release.name, release.namespace, release.wave, "skipped", skips[release.name])
+                )
+                continue
+            try:
+                outcomes.append(asyncio.run(_preview(helm, release, root)))
+            except errors.Error as exc:
+                raise _helm_error(f"helm status {release.name} ({release.namespace})", exc) from None
+    return outcomes
+
+
 async def _ensure(helm: Client, release: Release, root: Path) -> Outcome:
     started = time.monotonic()
-    if release.chart_path:
-        chart = await helm.get_chart(root / release.chart_path)
-    else:
-        chart = await helm.get_chart(
-            release.chart_name, repo=release.chart_repository, version=release.chart_version
-        )
+    chart = await _chart(helm, release, root)
     values = load_values(release, root)
     try:
         before = await helm.get_current_revision(release.name, namespace=release.namespace)

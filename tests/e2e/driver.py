@@ -6,7 +6,8 @@ Made for the local k8s harness (tests/e2e/README.md). In order, from an empty cl
   3. `make apply ENV=dev SITE=tests/e2e/site.yaml`  (namespaces, images, secrets, values, releases, smoke);
   4. `make smoke`;  5. `make rotate` of the JWT key and the database password under an in-cluster login
   load;  6. pod deletion under load;  7. a second `make apply` that must change nothing;
-  8. `make destroy`;  9. nothing of the project left: no namespace, release, dev Vault or port-forward.
+  8. `make plan` shows no change;  9. `make destroy`;  10. nothing of the project left: no namespace,
+  release, dev Vault or port-forward.
 What the site profile replaces is printed by apply itself; the driver prints its timings at the end.
 """
 
@@ -121,6 +122,15 @@ class Driver:
         verdict = "ok" if seconds < SECOND_APPLY_GOAL else f"MISSED the {SECOND_APPLY_GOAL:.0f}s goal"
         print(f"second apply: {seconds:.1f}s, nothing installed or built ({verdict})", flush=True)
 
+    def plan_shows_no_change(self) -> None:
+        """`make plan` on the deployed env: the pyhelm3 installer's preview must say no change for all."""
+        output = self.step("make plan (deployed, nothing to change)", [*self.make, "plan"])
+        would = re.findall(r"^(\S+)\s+\S+\s+\d+\s+(would \w+)", output, re.MULTILINE)
+        unchanged = re.findall(r"^(\S+)\s+\S+\s+\d+\s+no change\s", output, re.MULTILINE)
+        if would or not unchanged:
+            raise E2EError(f"make plan after apply: expected no change, got {would or 'no release rows'}")
+        print(f"make plan: {len(unchanged)} releases, no change", flush=True)
+
     def nothing_left(self) -> None:
         # Helm keeps its release records in the releases' namespaces: no namespace, no release.
         owned = self.core.list_namespace(label_selector="app.kubernetes.io/managed-by=platformctl").items
@@ -151,6 +161,7 @@ class Driver:
             self.step("make smoke", [*self.make, "smoke"])
             self.resilience()
             self.second_apply()
+            self.plan_shows_no_change()
         finally:
             try:
                 self.apply_steps(self.step("make destroy", [*self.make, "destroy"]))

@@ -26,7 +26,8 @@ def register(verbs: Any) -> argparse.ArgumentParser:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
-    run = deploy.Deployment(ctx, site.load())
+    profile = site.load()
+    run = deploy.Deployment(ctx, profile)
     run.report_site()
     deploy.ensure_dev_vault(ctx)
     try:
@@ -38,6 +39,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
             variables=run.steps().variables,
             values=run.values_digests,
         )
+        if profile.installer_name == "helm":
+            run.preview_releases()
     finally:
         deploy.report_dev_vault(ctx)
     return 0

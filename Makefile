@@ -19,8 +19,9 @@ $(error stopped)
 endif
 AUTO_APPROVE ?= 0
 NO_BUILD ?= 0
+CHECK ?= 0
 $(foreach v,SECRET PLAN SITE,$(call check_safe,$(v)))
-$(foreach v,AUTO_APPROVE NO_BUILD,$(call check_flag,$(v)))
+$(foreach v,AUTO_APPROVE NO_BUILD CHECK,$(call check_flag,$(v)))
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -36,54 +37,67 @@ APPLY_FLAGS := $(if $(PLAN),--plan-dir '$(PLAN)') $(if $(filter 1,$(AUTO_APPROVE
                $(if $(filter 1,$(NO_BUILD)),--no-build)
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup test lint plan apply smoke rotate destroy render bench e2e doctor clean
+.PHONY: help setup tools test lint values plan apply smoke rotate destroy render bench e2e doctor clean
 
 help: ## list the targets (ENV=dev|staging|prod, default dev)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The venv is rebuilt only when a pyproject.toml changed; everything else is platformctl's job.
 $(VENV)/.installed: pyproject.toml $(wildcard services/*/pyproject.toml)
-	@echo "==> creating $(VENV) with pinned dependencies"
-	@$(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]' $(foreach s,$(wildcard services/*/pyproject.toml),-e '$(dir $(s))[test]')
+	@echo "==> $(VENV): pip install -e .[dev]$(foreach s,$(wildcard services/*/pyproject.toml), -e $(dir $(s))[test]) (every pin of the pyproject.toml files: about 100 packages the first time)"
+	@started=$$SECONDS; \
+	$(PYTHON) -m venv $(VENV); \
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]' $(foreach s,$(wildcard services/*/pyproject.toml),-e '$(dir $(s))[test]'); \
+	echo "==> $(VENV) ready: pip install took $$((SECONDS - started))s"
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv and install the pinned tools into .tools/ (idempotent)
 	@$(PLATFORMCTL) setup
 
-doctor: $(VENV)/.installed ## show tools, versions, Vault and kube context
+# What the targets that run the tools need: `platformctl setup` only when the stamp a successful setup writes,
+# .tools/.installed-<digest of versions.yaml's tools: section> (toolchain.tools_digest), is missing: the first
+# time, and after the tools changed. `make setup` always checks everything.
+tools: $(VENV)/.installed
+	@digest=$$(awk '/^[^[:space:]]/ { keep = /^tools:/ } keep' versions.yaml | sha256sum | cut -c1-16); \
+	[ -e "$${PLATFORMCTL_TOOLS_DIR:-.tools}/.installed-$$digest" ] || $(PLATFORMCTL) setup
+
+doctor: $(VENV)/.installed ## can apply of ENV run now? each row ok/warn/FAIL with its fix; non-zero on a FAIL
 	@$(PLATFORMCTL) doctor
 
-lint: setup ## ruff, yamllint, terraform fmt, helm lint --strict, shellcheck
+lint: tools ## ruff, yamllint, terraform fmt, helm lint --strict, shellcheck
 	@$(PLATFORMCTL) lint
 
 test: lint ## lint, then every test suite that needs no cluster
 	@$(PLATFORMCTL) test
 
-render: setup ## render the own charts for ENV into reports/rendered/ENV
+values: tools ## generate and validate values/generated/ENV (secret checksums, image tags; no secret value)
+	@$(PLATFORMCTL) values
+
+render: tools ## render the own charts for ENV into reports/rendered/ENV
 	@$(PLATFORMCTL) render
 
-plan: setup ## values, then what apply would change for ENV (PLAN=DIR saves it for apply)
+plan: tools ## values, then what apply would change for ENV (PLAN=DIR saves it for apply)
 	@$(PLATFORMCTL) plan $(if $(PLAN),--out '$(PLAN)')
 
-apply: setup ## cluster, namespaces, images, secrets, values, releases, smoke (PLAN=DIR AUTO_APPROVE=1 NO_BUILD=1 SITE=FILE)
+apply: tools ## cluster, namespaces, images, secrets, values, releases, smoke (PLAN=DIR AUTO_APPROVE=1 NO_BUILD=1 SITE=FILE)
 	@$(PLATFORMCTL) apply $(APPLY_FLAGS)
 
-smoke: setup ## post-deploy smoke tests against the current kube context
+smoke: tools ## post-deploy smoke tests against the current kube context
 	@$(PLATFORMCTL) smoke --junit reports/junit/smoke.xml
 
-rotate: setup ## rotate one secret: make rotate SECRET=name
+rotate: tools ## rotate one secret: make rotate SECRET=name
 	@$(PLATFORMCTL) rotate --secret '$(SECRET)'
 
-destroy: setup ## tear down ENV's releases, namespaces, cluster and dev Vault (prod: AUTO_APPROVE=1)
+destroy: tools ## tear down ENV's releases, namespaces, cluster and dev Vault (prod: AUTO_APPROVE=1)
 	@$(PLATFORMCTL) destroy $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
 
-bench: setup ## benchmarks; prints figures
-	@$(PLATFORMCTL) bench
+bench: tools ## benchmarks: figures against references of the same run (CHECK=1: fail on a missed goal)
+	@$(PLATFORMCTL) bench $(if $(filter 1,$(CHECK)),--check)
 
-e2e: setup ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONFIG points at (tests/e2e)
+e2e: tools ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONFIG points at (tests/e2e)
 	@$(VENV)/bin/python -m tests.e2e.driver
 
-clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state and dev's Terraform dir
+clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state, Terraform's working dirs
 	@if [ -x $(VENV)/bin/platformctl ]; then $(VENV)/bin/platformctl vault dev --stop; fi
-	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache terraform/.dev
+	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache terraform/.dev \
+	  terraform/stacks/*/.terraform terraform/modules/*/.terraform

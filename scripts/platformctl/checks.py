@@ -117,8 +117,11 @@ def lint(ctx: Context) -> int:
 
 
 def pytest_argv(extra: list[str]) -> list[str]:
+    """pytest over every suite but the cluster ones: one worker per core (pytest-xdist), the ten slowest
+    tests listed at the end, JUnit XML for CI."""
     ignores = [arg for suite in CLUSTER_SUITES for arg in ("--ignore", suite)]
-    return [sys.executable, "-m", "pytest", *ignores, "--junitxml=reports/junit/test.xml", *extra]
+    parallel = ["-n", "auto", "--durations=10"]
+    return [sys.executable, "-m", "pytest", *ignores, *parallel, "--junitxml=reports/junit/test.xml", *extra]
 
 
 def test(ctx: Context, extra: list[str]) -> int:

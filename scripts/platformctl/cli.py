@@ -52,7 +52,11 @@ def _add_globals(parser: argparse.ArgumentParser, defaults: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb. Given the command line, only the modules of the verbs named on it are
+    imported; the other verbs get their one-line help alone, so `--version`, `--help` and a usage error import
+    no verb module (nor the Vault, Kubernetes, AWS or Helm clients). A module a test put into VERBS in place
+    of a Verb is always registered."""
     codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
     parser = _Parser(
         prog="platformctl",
@@ -64,7 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_globals(parser, defaults=True)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
+    # The chosen verb is one of the words on the command line, exactly (argparse matches sub-commands whole).
+    named = None if argv is None else set(argv)
     for verb in VERBS:
+        helps: dict[str, str] | None = getattr(verb, "helps", None)
+        if named is not None and helps and named.isdisjoint(helps):
+            for name, text in helps.items():
+                _add_globals(verbs.add_parser(name, help=text), defaults=False)
+            continue
         sub = verb.register(verbs)
         _add_globals(sub, defaults=False)
     return parser
@@ -73,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context()
     try:
-        args = build_parser().parse_args(argv)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = build_parser(argv).parse_args(argv)
         ctx.env, ctx.verbose, ctx.dry_run = args.env, args.verbose, args.dry_run
         return int(args.handler(args, ctx) or 0)
     except PlatformError as exc:

@@ -21,7 +21,6 @@ from platformctl import (
     secret_map,
     secrets_sync,
     smoke_hook,
-    tfvars,
     values,
     vault,
     vault_dev,
@@ -61,13 +60,11 @@ class Deployment:
 
     @property
     def cluster_type(self) -> str:
-        return "existing" if self.site.cluster else tfvars.value(self.ctx.env, "cluster", "cluster_type")
+        return self.site.cluster_type(self.ctx.env)
 
     @property
     def delivery(self) -> str:
-        if self.site.images:
-            return self.site.images.delivery
-        return {"kind": "kind", "eks": "registry"}.get(self.cluster_type, "none")
+        return self.site.delivery(self.cluster_type)
 
     @cached_property
     def service_images(self) -> list[images.ServiceImage]:
@@ -244,8 +241,7 @@ class Deployment:
 
     def terraform_stacks(self) -> tuple[str, ...]:
         """The stacks `plan` can show for this site (the others are replaced by the site)."""
-        skipped = {"cluster": bool(self.site.cluster), "platform": self.site.installer_name == "helm"}
-        return tuple(name for name in flow.STACKS if not skipped[name])
+        return self.site.terraform_stacks()
 
     def report_site(self) -> None:
         rows = self.site.replacements()

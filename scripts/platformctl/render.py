@@ -66,6 +66,6 @@ def run(ctx: Context, out_dir: Path | None = None) -> int:
     rows = []
     for release in releases:
         path, generated = render_release(release, root, target)
-        rows.append([release.name, release.namespace, path, "yes" if generated else "no (run `values`)"])
+        rows.append([release.name, release.namespace, path, "yes" if generated else "no (run `make values`)"])
     ctx.say(render_table(["release", "namespace", "manifest", "generated values"], rows))
     return 0

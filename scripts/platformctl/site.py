@@ -27,6 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from platformctl import tfvars
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 
@@ -73,6 +74,21 @@ class Site(_Strict):
     @property
     def installer_name(self) -> str:
         return self.installer.name if self.installer else "terraform"
+
+    def cluster_type(self, env: str) -> str:
+        """`existing` for the profile's cluster, else the env's `cluster_type` (kind or eks)."""
+        return "existing" if self.cluster else tfvars.value(env, "cluster", "cluster_type")
+
+    def delivery(self, cluster_type: str) -> str:
+        """How images reach the nodes: the profile's choice, else kind for kind, registry for EKS, none."""
+        if self.images:
+            return self.images.delivery
+        return {"kind": "kind", "eks": "registry"}.get(cluster_type, "none")
+
+    def terraform_stacks(self) -> tuple[str, ...]:
+        """The Terraform stacks apply runs for this site (the others are replaced by the profile)."""
+        replaced = {"cluster": self.cluster is not None, "platform": self.installer_name == "helm"}
+        return tuple(name for name in ("cluster", "platform") if not replaced[name])
 
     def overlay_dir(self, root: Path) -> Path | None:
         """The overlay folder, which must lie inside the repository (it is part of what is reviewed)."""

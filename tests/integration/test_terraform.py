@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -118,3 +119,114 @@ def test_kind_cluster_deleted_outside_terraform_names_the_fix(stack_dir):
     assert "deleted outside Terraform" in str(error)
     assert "state rm 'module.kind[0].kind_cluster.this'" in str(error)
     assert "\n" not in str(error)
+
+
+KIND_PROVIDER = """terraform {
+  required_providers {
+    kind = {
+      source  = "tehcyx/kind"
+      version = "0.9.0"
+    }
+  }
+}
+"""
+TWO_PROVIDERS = KIND_PROVIDER.replace(
+    "    kind = {",
+    '    aws = {\n      source  = "hashicorp/aws"\n      version = "5.100.0"\n    }\n    kind = {',
+)
+
+
+@pytest.fixture
+def kind_stack(tmp_path, monkeypatch) -> Path:
+    """A stack that needs tehcyx/kind 0.9.0 (as stacks/cluster does), with an empty CLI config and no
+    implied provider mirror: the provider can only come from the registry."""
+    cli_config = tmp_path / "empty.tfrc"
+    cli_config.write_text("")
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(cli_config))
+    monkeypatch.setenv("TF_IN_AUTOMATION", "1")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "no-share"))
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "kindstack"
+    work.mkdir()
+    (work / "versions.tf").write_text(KIND_PROVIDER)
+    return work
+
+
+def _no_registry(monkeypatch, how: str) -> None:
+    """`direct`: this machine's own network (no route to the registry here); `proxy`: a proxy that
+    refuses every connection, so the registry is unreachable on any machine."""
+    from tests.fixtures.servers import free_port
+
+    if how == "proxy":
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    else:
+        from platformctl import doctor
+
+        if doctor.providers_check({"kindstack": ["tehcyx/kind"]}).ok:
+            pytest.skip("the Terraform registry is reachable from this machine")
+
+
+@pytest.mark.parametrize("how", ["direct", "proxy"])
+def test_init_without_the_registry_names_provider_and_cause(kind_stack, monkeypatch, how):
+    _no_registry(monkeypatch, how)
+    with pytest.raises(TerraformError) as caught:
+        Stack(kind_stack).init(backend=False)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "terraform init in kindstack failed: provider tehcyx/kind cannot be installed (registry unreachable: "
+    ), message
+    cause = {
+        "direct": r"(no such host|connection refused|timeout|unreachable)",
+        "proxy": "connection refused",
+    }
+    assert re.search(cause[how] + r"\); ", message), message
+    assert message.endswith(
+        "; allow access to the Terraform provider registry or point TF_CLI_CONFIG_FILE at a provider mirror"
+    )
+
+
+def test_init_names_every_provider_that_cannot_be_installed(kind_stack, monkeypatch):
+    (kind_stack / "versions.tf").write_text(TWO_PROVIDERS)
+    _no_registry(monkeypatch, "proxy")
+    with pytest.raises(TerraformError, match=r"providers hashicorp/aws, tehcyx/kind cannot be installed \("):
+        Stack(kind_stack).init(backend=False)
+
+
+def test_init_with_a_mirror_that_lacks_the_provider(kind_stack, tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    config = tmp_path / "mirror.tfrc"
+    config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
+    with pytest.raises(TerraformError) as caught:
+        Stack(kind_stack).init(backend=False)
+    message = str(caught.value)
+    assert f"provider tehcyx/kind cannot be installed (not in the provider mirror: {mirror})" in message
+    assert "\n" not in message and "TF_CLI_CONFIG_FILE" in message
+
+
+@pytest.mark.parametrize("how", ["direct", "proxy", "mirror without kind"])
+def test_doctor_providers_row_agrees_with_terraform_init(kind_stack, tmp_path, monkeypatch, how):
+    """doctor's cheap check (CLI config, TCP connect) says FAIL exactly when the real init fails."""
+    from platformctl import doctor
+
+    if how == "mirror without kind":
+        config = tmp_path / "mirror.tfrc"
+        config.write_text(
+            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{tmp_path}"\n  }}\n}}\n'
+        )
+        monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
+    elif how == "proxy":
+        _no_registry(monkeypatch, how)
+    check = doctor.providers_check({"kindstack": ["tehcyx/kind"]})
+    try:
+        Stack(kind_stack).init(backend=False)
+        init_ok = True
+    except TerraformError:
+        init_ok = False
+    assert check.ok == init_ok, check
+    if not check.ok:
+        assert check.fix and "tehcyx/kind" in check.detail

@@ -181,3 +181,14 @@ def test_unreachable_cluster_is_a_kubernetes_error(plan_file):
 
 def test_verb_is_registered():
     assert "releases" in cli.build_parser().format_help()
+
+
+def test_status_without_a_cluster_is_one_line_naming_the_fix(plan_file, tmp_path, monkeypatch, capsys):
+    """Not helm's raw "Kubernetes cluster unreachable: ... localhost:8080" text: the kube check runs first."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("PLATFORMCTL_SITE", raising=False)
+    monkeypatch.delenv("PLATFORMCTL_KUBE_CONTEXT", raising=False)
+    assert cli.main(["releases", "status", "--releases", str(plan_file)]) == KubernetesError.exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no kube context found" in err[0] and "make apply" in err[0]
+    assert "localhost:8080" not in err[0]

@@ -129,3 +129,17 @@ def test_verdict_passes_only_clean_runs() -> None:
     for code, rows in [(1, [["a", "ERROR", "setup"]]), (2, []), (0, [])]:
         with pytest.raises(SmokeFailed):
             smoke_verb.verdict(code, rows)
+
+
+def test_junit_report_is_written_when_the_run_stops_before_the_suite(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """`make smoke` without a cluster: exit 6 and still the JUnit file CI uploads, with the reason."""
+    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.delenv("PLATFORMCTL_SITE", raising=False)
+    monkeypatch.delenv("PLATFORMCTL_KUBE_CONTEXT", raising=False)
+    junit = tmp_path / "reports" / "smoke.xml"
+    assert cli.main(_smoke(tmp_path, "--junit", str(junit))) == 6
+    error = ET.parse(junit).getroot().find("testcase/error")  # noqa: S314
+    assert error is not None and "no kube context found" in error.get("message", "")

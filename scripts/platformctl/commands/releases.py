@@ -70,7 +70,10 @@ def namespace_of(name: str, plan: list[tuple[str, str]]) -> str:
 def handle(args: argparse.Namespace, ctx: Context, helm: Any = None) -> int:
     validate(args)
     plan = planned(args, ctx)
-    helm = helm or releases.client(args.kubeconfig or kube.kubeconfig(ctx.env))
+    if helm is None:
+        kubeconfig = args.kubeconfig or kube.kubeconfig(ctx.env)
+        kube.api_client(ctx.env, kubeconfig)  # a missing or foreign kube context: one line, before helm runs
+        helm = releases.client(kubeconfig)
     if args.action == "status":
         rows = releases.status(helm, plan)
     elif args.action == "history":

@@ -6,13 +6,14 @@ import argparse
 import json
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from platformctl import kube, release_plan, site, smoke
 from platformctl.context import Context, render_table
-from platformctl.errors import SmokeFailed, UsageError
+from platformctl.errors import PlatformError, SmokeFailed, UsageError
 from platformctl.values import Release
 
 ENTRIES = ("auto", "traefik", "port-forward")
@@ -72,6 +73,26 @@ def write_plan(plan: list[Release], folder: Path) -> Path:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        return _handle(args, ctx)
+    except SmokeFailed:
+        raise  # the suite ran and wrote its own report
+    except PlatformError as exc:
+        if args.junit and not ctx.dry_run:  # the report CI uploads exists also when no check could run
+            write_error_report(args.junit, exc)
+        raise
+
+
+def write_error_report(path: Path, error: PlatformError) -> None:
+    """A JUnit file with one error case, for a run that stopped before the suite started."""
+    suite = ET.Element("testsuite", name="smoke", tests="1", errors="1", failures="0", skipped="0")
+    case = ET.SubElement(suite, "testcase", classname="smoke", name="preconditions")
+    ET.SubElement(case, "error", message=str(error), type=type(error).__name__)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _handle(args: argparse.Namespace, ctx: Context) -> int:
     given = parse_skips(args.skip)
     plan = planned(args, ctx)
     # Planned releases the site profile does not install are reported as skipped with its reason.

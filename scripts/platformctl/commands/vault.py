@@ -36,7 +36,9 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         )
     smap = secret_map.load()
     if ctx.dry_run:
-        ctx.say(f"would start a dev Vault and seed: {', '.join(sorted(smap.vault))}")
+        running = vault_dev.running(state)
+        start = f"reuse the dev Vault at {running['address']}" if running else "start a dev Vault"
+        ctx.say(f"would {start} and seed what is missing of: {', '.join(sorted(smap.vault))}")
         return 0
     with ctx.step("dev Vault: start and seed"):
         data, seeded = vault_dev.up(state, smap)

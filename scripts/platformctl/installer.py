@@ -23,6 +23,7 @@ from typing import Any
 from pyhelm3 import Client, errors
 
 from platformctl.errors import ConfigError, KubernetesError
+from platformctl.releases import stderr_line
 from platformctl.tools import find_tool
 from platformctl.values import Release, load_yaml, merge
 
@@ -80,10 +81,7 @@ def load_values(release: Release, root: Path) -> dict[str, Any]:
 
 
 def _helm_error(what: str, exc: errors.Error) -> KubernetesError:
-    raw = getattr(exc, "stderr", b"")
-    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    last = (lines[-1] if lines else type(exc).__name__)[:300]
+    last = stderr_line(exc)
     return KubernetesError(f"{what} failed: {last}; see `platformctl releases history` and the pods' events")
 
 

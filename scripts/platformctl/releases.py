@@ -44,7 +44,7 @@ def client(kubeconfig: str | None = None, command: Command | None = None) -> Cli
     return Client(command, executable=helm, kubeconfig=Path(kubeconfig) if kubeconfig else None)
 
 
-def _stderr_line(exc: errors.Error) -> str:
+def stderr_line(exc: errors.Error) -> str:
     """helm's last stderr line (its error), cut short."""
     raw = getattr(exc, "stderr", b"")
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
@@ -58,9 +58,9 @@ def _run(what: str, call: Coroutine[Any, Any, T]) -> T:
     except errors.ReleaseNotFoundError:
         raise UsageError(f"{what}: release not found; check the name and the kube context") from None
     except errors.ConnectionError as exc:
-        raise KubernetesError(f"{what}: Kubernetes API unreachable ({_stderr_line(exc)})") from None
+        raise KubernetesError(f"{what}: Kubernetes API unreachable ({stderr_line(exc)})") from None
     except errors.Error as exc:
-        raise KubernetesError(f"{what} failed: {_stderr_line(exc)}") from None
+        raise KubernetesError(f"{what} failed: {stderr_line(exc)}") from None
 
 
 def _row(revision: Any, name: str, namespace: str) -> Row:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,3 @@ def not_ready(core: Any, namespaces: list[str]) -> list[str]:
             if pod.status.phase != "Succeeded" and not _pod_ready(pod):
                 waiting.append(f"{ns}/{pod.metadata.name}")
     return waiting
-
-
-def wait_pods_ready(core: Any, namespaces: list[str], timeout: float) -> int:
-    """Wait until every pod of `namespaces` is Ready; returns how many pods there are."""
-    deadline = time.monotonic() + timeout
-    while waiting := not_ready(core, namespaces):
-        if time.monotonic() > deadline:
-            raise E2EError(f"pods not Ready after {timeout:.0f}s: {', '.join(waiting)}")
-        time.sleep(2)
-    return sum(len(core.list_namespaced_pod(ns).items) for ns in namespaces)

@@ -89,10 +89,9 @@ def checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _make(folder: Path, *args: str) -> list[str]:
-    """Run make in `folder`; return what the fake platformctl was called with."""
-    (folder / "calls.log").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("PLATFORMCTL_TOOLS_DIR", "MAKEFLAGS", "ENV")}
+def _run_make(folder: Path, *args: str, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`make -s` in `folder` without the caller's make settings (and the `drop` variables); must succeed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "ENV", *drop)}
     result = subprocess.run(
         ["make", "-s", "--no-print-directory", "-C", str(folder), *args],
         capture_output=True,
@@ -102,6 +101,13 @@ def _make(folder: Path, *args: str) -> list[str]:
         env=env,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def _make(folder: Path, *args: str) -> list[str]:
+    """Run make in `folder`; return what the fake platformctl was called with."""
+    (folder / "calls.log").unlink(missing_ok=True)
+    _run_make(folder, *args, drop=("PLATFORMCTL_TOOLS_DIR",))
     log = folder / "calls.log"
     return log.read_text().splitlines() if log.exists() else []
 
@@ -156,16 +162,7 @@ def test_the_venv_step_says_what_it_installs_and_how_long_it_took(checkout: Path
         'printf \'#!/bin/sh\\necho "pip $*" >> calls.log\\n\' > "$3/bin/pip"\nchmod +x "$3/bin/pip"\n'
     )
     python.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "ENV")}
-    result = subprocess.run(
-        ["make", "-s", "--no-print-directory", "-C", str(checkout), ".venv/.installed", f"PYTHON={python}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_make(checkout, ".venv/.installed", f"PYTHON={python}")
     first, last = result.stdout.splitlines()[0], result.stdout.splitlines()[-1]
     assert first.startswith("==> .venv: pip install -e .[dev]") and "100 packages" in first, result.stdout
     assert last.startswith("==> .venv ready: pip install took ") and last.endswith("s"), result.stdout

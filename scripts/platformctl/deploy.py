@@ -17,6 +17,7 @@ from platformctl import (
     installer,
     kube,
     namespaces,
+    podwatch,
     release_plan,
     secret_map,
     secrets_sync,
@@ -27,7 +28,7 @@ from platformctl import (
     versions,
 )
 from platformctl.context import Context, render_table
-from platformctl.errors import ConfigError, TerraformError
+from platformctl.errors import ConfigError, KubernetesError, TerraformError
 from platformctl.paths import repo_root, state_dir
 from platformctl.site import Site
 from platformctl.terraform import Stack
@@ -194,6 +195,27 @@ class Deployment:
         )
         self.ctx.say(render_table(installer.HEADERS, [o.cells() for o in outcomes]))
 
+    def watch_releases(self, step: flow.Step) -> flow.Step:
+        """`step` with its namespaces' pods watched: a failure (a timeout, usually) says what they showed."""
+
+        def watched() -> None:
+            if self.ctx.dry_run:
+                return step()
+            core = podwatch.core_api(kube.api_client(self.ctx.env, self.kubeconfig))
+            watch = podwatch.PodWatch(core, [r.namespace for r in self.releases])
+            try:
+                with watch:
+                    step()
+            except (KubernetesError, TerraformError) as exc:
+                findings = watch.findings()
+                if not findings:
+                    raise
+                shown = "\n  ".join(findings)
+                raise type(exc)(f"{exc}\n  what the pods showed while it waited:\n  {shown}") from None
+            return None
+
+        return watched
+
     def preview_releases(self) -> None:
         """plan's view of the pyhelm3 installer: what apply would install or upgrade."""
         outcomes = installer.preview(self.helm(), self.releases, self.root, self.site.skip_releases)
@@ -226,6 +248,7 @@ class Deployment:
             cluster=self.existing_cluster if self.site.cluster else None,
             releases=self.install_releases if helm_path else None,
             after_cluster=self.after_cluster_stack,
+            watch_releases=self.watch_releases,
             variables={"platform": self.platform_variables()},
         )
 
@@ -264,11 +287,17 @@ class ReleaseRoller:
         run.generate_values(dry_run=False)
         if run.site.installer_name == "helm":
             chosen = [r for r in run.releases if r.name in releases and r.namespace == namespace]
-            outcomes = installer.install(
-                run.helm(), chosen, run.root, run.site.skip_releases, run.ctx.progress
-            )
-            return [o.name for o in outcomes if o.action != "skipped"]
-        layout().init(run.ctx.env, "platform", run.platform_variables()).apply()
+            rolled: list[str] = []
+
+            def upgrade() -> None:
+                outcomes = installer.install(
+                    run.helm(), chosen, run.root, run.site.skip_releases, run.ctx.progress
+                )
+                rolled.extend(o.name for o in outcomes if o.action != "skipped")
+
+            run.watch_releases(upgrade)()
+            return rolled
+        run.watch_releases(layout().init(run.ctx.env, "platform", run.platform_variables()).apply)()
         return releases
 
 

@@ -103,6 +103,8 @@ class Steps:
     cluster: Step | None = None
     releases: Step | None = None
     after_cluster: Callable[[Stack], None] = lambda _stack: None
+    # wraps the releases step (either installer): deploy.py names what the pods showed when it fails
+    watch_releases: Callable[[Step], Step] = lambda step: step
     variables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -208,7 +210,7 @@ def apply(
         ("values", steps.values),
         (
             "releases" if steps.releases else "terraform apply platform",
-            steps.releases or stack_step("platform"),
+            steps.watch_releases(steps.releases or stack_step("platform")),
         ),
         ("smoke", steps.smoke),
     ]

@@ -247,4 +247,4 @@ def _roll(roller: Roller, namespace: str, releases: list[str]) -> None:
 
 
 def _sync(vault: Vault, store: SecretStore, secret_map: SecretMap, names: list[str]) -> None:
-    sync(vault, store, secret_map, only=names)
+    sync(vault, store, secret_map, only=names, rotating=True)

@@ -63,13 +63,36 @@ def desired(
     return out
 
 
-def _changed(store: SecretStore, want: Desired) -> bool:
+def _current(store: SecretStore, want: Desired) -> dict[str, Any] | None:
     meta = want.manifest["metadata"]
-    have = store.get(meta["namespace"], meta["name"])
+    return store.get(meta["namespace"], meta["name"])
+
+
+def _changed(have: dict[str, Any] | None, want: Desired) -> bool:
     if have is None:
         return True
     same_version = have["annotations"].get(VERSION_ANNOTATION) == str(want.version)
     return not same_version or have["data"] != want.manifest["data"]
+
+
+def refuse_bootstrap_drift(
+    secret_map: SecretMap, env: str, wanted: list[Desired], current: list[dict[str, Any] | None]
+) -> None:
+    """A `rollout: false` Secret is read by its consumer on the first start only (the database's and the
+    broker's own users). When it exists with other values than Vault's, writing Vault's would leave the
+    consumer on the old ones and break everything that logs in with the new: that change is `rotate`'s
+    job (it changes the credential where it lives first). A lost dev Vault shows up exactly like this."""
+    for want, have in zip(wanted, current, strict=True):
+        spec = secret_map.secrets[want.name]
+        if spec.rollout or have is None or have["data"] == want.manifest["data"]:
+            continue
+        rotations = "|".join(sorted(n for n, r in secret_map.rotations.items() if r.path == spec.path))
+        raise VaultError(
+            f"Secret {spec.namespace}/{want.name} differs from Vault {secret_map.mount}/{env}/{spec.path}, "
+            f"and its consumers read it only on their first start: syncing would lock them out; change "
+            f"it with `make rotate ENV={env} SECRET={rotations or '<rotation>'}`, or if Vault lost it (a new "
+            f"dev Vault) restore Vault's value or start again with `make destroy ENV={env}`"
+        )
 
 
 def sync(
@@ -78,23 +101,28 @@ def sync(
     secret_map: SecretMap,
     dry_run: bool = False,
     only: Iterable[str] | None = None,
+    rotating: bool = False,
 ) -> list[Result]:
-    """Read every needed Vault path, check every key, then apply only the Secrets that differ."""
+    """Read every needed Vault path, check every key and every bootstrap-only Secret (unless `rotating`,
+    which changed the credential itself first), then apply only the Secrets that differ."""
     names = sorted(only) if only is not None else sorted(secret_map.secrets)
     entries = vault.read_many(secret_map.secrets[n].path for n in names)
-    wanted = desired(secret_map, entries, vault, names)  # all checks before the first write
-
-    def one(want: Desired) -> Result:
-        changed = _changed(store, want)
-        if changed and not dry_run:
-            store.apply(want.manifest)
-        meta = want.manifest["metadata"]
-        return Result(want.name, meta["namespace"], sorted(want.manifest["data"]), want.version, changed)
-
+    wanted = desired(secret_map, entries, vault, names)
     # Few workers: the kubernetes client is CPU-bound per call; more threads only fight over the GIL
     # (measured: 4 workers ~0.8 s for 200 Secrets, 8 workers ~1.4 s; bench_secrets.py).
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, wanted))
+        current = list(pool.map(lambda want: _current(store, want), wanted))
+        if not rotating:
+            refuse_bootstrap_drift(secret_map, vault.env, wanted, current)  # all checks before any write
+
+        def one(want: Desired, have: dict[str, Any] | None) -> Result:
+            changed = _changed(have, want)
+            if changed and not dry_run:
+                store.apply(want.manifest)
+            meta = want.manifest["metadata"]
+            return Result(want.name, meta["namespace"], sorted(want.manifest["data"]), want.version, changed)
+
+        return list(pool.map(one, wanted, current))
 
 
 def table_rows(results: list[Result]) -> list[list[str]]:

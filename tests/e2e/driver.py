@@ -13,6 +13,7 @@ What the site profile replaces is printed by apply itself; the driver prints its
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
@@ -33,6 +34,26 @@ from tests.e2e.resilience import run_pod_deletion, run_rotation
 SITE = "tests/e2e/site.yaml"
 NAMESPACES = ("apps", "data", "platform")
 SECOND_APPLY_GOAL = 60.0
+LOCK_WAIT = 30 * 60.0  # another run on the same cluster (a second checkout) is waited for, this long
+
+
+def exclusive(kubeconfig: Path, wait: float = LOCK_WAIT) -> int:
+    """An exclusive lock on the cluster's kubeconfig: two runs on one cluster overwrite each other's
+    Secrets and delete each other's namespaces. Waits (saying so each minute) for a run that holds it."""
+    handle = os.open(kubeconfig, os.O_RDONLY)
+    deadline, said = time.monotonic() + wait, 0.0
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(handle)
+                raise E2EError(f"another e2e run holds {kubeconfig} for over {wait:.0f}s; stop it") from None
+            if time.monotonic() - said >= 60:
+                print(f"e2e: another run uses this cluster (lock on {kubeconfig}); waiting", flush=True)
+                said = time.monotonic()
+            time.sleep(2)
 
 
 class Driver:
@@ -147,7 +168,25 @@ class Driver:
             "after make destroy: no namespace, release, dev Vault or port-forward of the project", flush=True
         )
 
+    def leftovers(self) -> list[str]:
+        owned = self.core.list_namespace(label_selector="app.kubernetes.io/managed-by=platformctl").items
+        names = [n.metadata.name for n in owned]
+        if self.core.list_namespace(field_selector=f"metadata.name={s3_stand_in.NAMESPACE}").items:
+            names.append(s3_stand_in.NAMESPACE)
+        return names
+
+    def clean_start(self) -> None:
+        """An interrupted run leaves its namespaces (and the data stores' volumes, initialized with the
+        old secrets): remove them with the product's own destroy before starting from an empty cluster."""
+        left = self.leftovers()
+        if not left:
+            return
+        print(f"e2e: left over by an interrupted run: {', '.join(left)}; removing them first", flush=True)
+        self.step("make destroy (leftovers)", [*self.make, "destroy"])
+        s3_stand_in.remove(self.kubeconfig)
+
     def run(self) -> None:
+        self.clean_start()
         self.stand_ins()
         self.site_s3()
         try:
@@ -183,6 +222,7 @@ def main() -> int:
     driver = Driver(Path(source))
     started = time.monotonic()
     try:
+        exclusive(Path(source))  # held until this process exits
         driver.run()
     except E2EError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -38,3 +38,34 @@ def test_every_skipped_release_is_planned_and_explained():
     for name, reason in profile.skip_releases.items():
         assert f'name = "{name}"' in catalog, name
         assert len(reason) > 20
+
+
+def test_a_second_run_on_the_same_cluster_waits_for_the_first(tmp_path):
+    """Two runs on one cluster overwrite each other's Secrets and delete each other's namespaces."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time; h=os.open(sys.argv[1],os.O_RDONLY); "
+            "fcntl.flock(h,fcntl.LOCK_EX); print('held',flush=True); time.sleep(30)",
+            str(kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(driver.E2EError, match="another e2e run holds"):
+            driver.exclusive(kubeconfig, wait=1.0)
+    finally:
+        holder.kill()
+        holder.wait()
+    handle = driver.exclusive(kubeconfig, wait=1.0)  # free again once the first run ends
+    assert handle >= 0

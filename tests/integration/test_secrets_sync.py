@@ -43,11 +43,32 @@ def test_second_sync_changes_only_what_vault_changed(seeded, smap, fake_kube):
     secrets_sync.sync(seeded, store, smap)
     before = len(api.applies)
     assert not any(r.changed for r in secrets_sync.sync(seeded, store, smap))
+    s3 = seeded.read("notifications-s3")
+    seeded.write("notifications-s3", {**s3.data, "secret-key": "next-value"})
+    changed = {r.name for r in secrets_sync.sync(seeded, store, smap) if r.changed}
+    assert changed == {"notifications-s3"}
+    assert len(api.applies) == before + 1
+
+
+def test_bootstrap_only_secret_changed_outside_rotate_is_refused(seeded, smap, fake_kube):
+    """rabbitmq-credentials is read by the broker on its first start only (`rollout: false`): a Vault value
+    that differs from the Secret (changed by hand, or a new dev Vault against an old cluster) would lock
+    the apps out. Before: synced silently, and the next release waited into a timeout."""
+    api, kubeconfig = fake_kube
+    store = _store(kubeconfig)
+    secrets_sync.sync(seeded, store, smap)
+    before = len(api.applies)
     rabbit = seeded.read("rabbitmq")
     seeded.write("rabbitmq", {**rabbit.data, "password": "next-value"})
-    changed = {r.name for r in secrets_sync.sync(seeded, store, smap) if r.changed}
+    with pytest.raises(VaultError) as caught:
+        secrets_sync.sync(seeded, store, smap)
+    message = str(caught.value)
+    assert message.startswith(f"Secret data/rabbitmq-credentials differs from Vault kv/{seeded.env}/rabbitmq,")
+    assert f"`make rotate ENV={seeded.env} SECRET=rabbitmq-app-password`" in message
+    assert "next-value" not in message
+    assert len(api.applies) == before  # nothing written, not even the Secrets that may change
+    changed = {r.name for r in secrets_sync.sync(seeded, store, smap, rotating=True) if r.changed}
     assert changed == {"rabbitmq-app", "rabbitmq-credentials"}
-    assert len(api.applies) == before + 2
 
 
 def test_dry_run_applies_nothing(seeded, smap, fake_kube):

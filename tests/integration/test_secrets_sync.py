@@ -63,7 +63,8 @@ def test_bootstrap_only_secret_changed_outside_rotate_is_refused(seeded, smap, f
     with pytest.raises(VaultError) as caught:
         secrets_sync.sync(seeded, store, smap)
     message = str(caught.value)
-    assert message.startswith(f"Secret data/rabbitmq-credentials differs from Vault kv/{seeded.env}/rabbitmq,")
+    secret, path = "data/rabbitmq-credentials", f"kv/{seeded.env}/rabbitmq"
+    assert message.startswith(f"Secret {secret} differs from Vault {path},")
     assert f"`make rotate ENV={seeded.env} SECRET=rabbitmq-app-password`" in message
     assert "next-value" not in message
     assert len(api.applies) == before  # nothing written, not even the Secrets that may change

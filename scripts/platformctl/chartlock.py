@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from platformctl import atomic
+from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 
 LOCK = Path("charts") / "chart-lock.yaml"
@@ -77,7 +79,7 @@ def write(root: Path) -> list[str]:
     """Rewrite the lock; refuses (and returns the reasons) while a changed chart keeps its version."""
     refused = [p for p in problems(root) if "changed but its version" in p]
     if not refused:
-        (root / LOCK).write_text(HEADER + yaml.safe_dump(current(root), sort_keys=True))
+        atomic.write_file(root / LOCK, (HEADER + yaml.safe_dump(current(root), sort_keys=True)).encode())
     return refused
 
 
@@ -87,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write", action="store_true", help="rewrite charts/chart-lock.yaml")
     args = parser.parse_args(argv)
-    found = write(repo_root()) if args.write else problems(repo_root())
+    try:
+        found = write(repo_root()) if args.write else problems(repo_root())
+    except ConfigError as exc:
+        found = [str(exc)]
     for line in found:
         print(f"error: {line}", file=sys.stderr)
     return 1 if found else 0

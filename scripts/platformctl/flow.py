@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from platformctl import atomic
 from platformctl.context import Context
 from platformctl.errors import ConfigError, UsageError
 from platformctl.terraform import Stack
@@ -113,8 +114,8 @@ def values_digests(files: list[Path], root: Path) -> dict[str, str]:
 
 
 def save_values_manifest(out_dir: Path, digests: Mapping[str, str]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / VALUES_MANIFEST).write_text(json.dumps(dict(sorted(digests.items())), indent=1) + "\n")
+    text = json.dumps(dict(sorted(digests.items())), indent=1) + "\n"
+    atomic.write_file(out_dir / VALUES_MANIFEST, text.encode())
 
 
 def check_values_manifest(plan_dir: Path, digests: Mapping[str, str], env: str) -> None:
@@ -235,12 +236,7 @@ def _apply_stack(layout: Layout, env: str, name: str, plan_dir: Path | None, ste
 
 def write_kubeconfig(target: Path, content: str) -> None:
     """The cluster stack's kubeconfig output, for the platform stack and the glue: mode 0600, atomic."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(content)
-    partial.replace(target)
+    atomic.write_file(target, content.encode(), mode=0o600)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from platformctl import release_plan, versions
+from platformctl import atomic, release_plan, versions
 from platformctl.context import Context, render_table
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
@@ -53,7 +53,7 @@ def render_release(release: Release, root: Path, out_dir: Path) -> tuple[str, bo
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConfigError(f"helm template {release.name} failed: {last}")
     target = out_dir / f"{release.name}.yaml"
-    target.write_text(result.stdout)
+    atomic.write_file(target, result.stdout.encode())
     return str(target.relative_to(root)), generated
 
 
@@ -62,7 +62,8 @@ def run(ctx: Context, out_dir: Path | None = None) -> int:
     target = out_dir or root / "reports" / "rendered" / ctx.env
     with ctx.step(f"release plan for {ctx.env}"):
         releases = [r for r in release_plan.from_terraform(ctx.env) if r.chart_path]
-    target.mkdir(parents=True, exist_ok=True)
+    with atomic.writing(target):
+        target.mkdir(parents=True, exist_ok=True)
     rows = []
     for release in releases:
         path, generated = render_release(release, root, target)

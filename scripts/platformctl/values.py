@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from platformctl import atomic
 from platformctl.errors import ConfigError
 from platformctl.secret_map import SecretMap
 from platformctl.secrets_sync import secret_data
@@ -145,10 +145,53 @@ def _has(data: Any, path: list[Any]) -> bool:
     return True
 
 
+def _unexpected_keys(error: jsonschema.exceptions.ValidationError) -> list[str]:
+    """The keys an `additionalProperties: false` (or `unevaluatedProperties`) error is about."""
+    if error.validator not in ("additionalProperties", "unevaluatedProperties") or not isinstance(
+        error.instance, dict
+    ):
+        return []
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = set(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    return sorted(
+        str(key)
+        for key in error.instance
+        if key not in known and not any(re.search(pattern, str(key)) for pattern in patterns)
+    )
+
+
+def _blame(
+    error: jsonschema.exceptions.ValidationError, layers: list[tuple[str, dict[str, Any]]], generated: str
+) -> tuple[str, str, str]:
+    """(file(s) to name, key path, fix) for a schema error: the values file the user wrote that holds the
+    offending key, never the generated file unless the generated data itself is at fault."""
+    path = list(error.absolute_path)
+    user_layers = [(name, data) for name, data in layers if name != generated]
+    for extra in _unexpected_keys(error):
+        holders = [name for name, data in layers if _has(data, [*path, extra])]
+        if holders:
+            key = ".".join(str(p) for p in [*path, extra])
+            return holders[-1], key, f"remove or rename `{key}` in {holders[-1]}"
+    key = ".".join(str(p) for p in path) or "(top level)"
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [str(k) for k in error.validator_value if k not in error.instance]
+        key = ".".join(str(p) for p in [*path, *missing[:1]])
+        names = [name for name, data in user_layers if _has(data, path)] or [n for n, _ in user_layers]
+        return " + ".join(names), key, f"set `{key}` in one of {', '.join(names)}"
+    holders = [name for name, data in layers if _has(data, path)]
+    # Blame the last file that sets the key; for a key the generated file sets, the user files too.
+    if holders:
+        return holders[-1], key, f"fix `{key}` in {holders[-1]}"
+    names = " + ".join(name for name, _ in user_layers)
+    return names, key, "fix the values files"
+
+
 def validate(
     release: Release, merged: dict[str, Any], layers: list[tuple[str, dict[str, Any]]], root: Path
 ) -> None:
-    """Check merged values against the chart's values.schema.json (when the chart has one)."""
+    """Check merged values against the chart's values.schema.json (when the chart has one); an error
+    names the values file the user wrote that holds the offending key, its key path and the fix."""
     if not release.chart_path:
         return
     schema_file = root / release.chart_path / "values.schema.json"
@@ -159,13 +202,10 @@ def validate(
     error = jsonschema.exceptions.best_match(validator.iter_errors(merged))
     if error is None:
         return
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    # Blame the last file that sets the key (or its parent, for a missing/extra property).
-    blamed = [name for name, data in layers if _has(data, list(error.absolute_path))]
-    source = blamed[-1] if blamed else " + ".join(name for name, _ in layers)
+    source, key, fix = _blame(error, layers, release.generated_file)
     raise ConfigError(
         f"{source}: key `{key}` fails {release.chart_path}/values.schema.json: "
-        f"{error.message.splitlines()[0][:200]}; fix the values file"
+        f"{error.message.splitlines()[0][:200]}; {fix}"
     )
 
 
@@ -191,25 +231,6 @@ def render(
     return root / target, (HEADER + body).encode()
 
 
-def write_atomic(path: Path, content: bytes) -> bool:
-    """Temp file in the same directory + rename; returns False when the file already had this content."""
-    if path.is_file() and path.read_bytes() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
 def needed_paths(secret_map: SecretMap, releases: list[Release]) -> set[str]:
     return {secret_map.secrets[n].path for r in releases for n in secret_map.rollout_secrets_for(r.name)}
 
@@ -222,12 +243,18 @@ def run(
     root: Path,
     dry_run: bool = False,
 ) -> list[tuple[str, Path, bool]]:
-    """Render and validate every release first, then write; returns (release, file, changed)."""
+    """Render and validate every release first, then replace the changed files of the env's generated
+    folder all-or-nothing (atomic.replace_all); returns (release, file, changed)."""
     rendered = [(r.name, *render(r, secret_map, entries, images, root)) for r in releases]
-    results = []
-    for name, path, content in rendered:
-        changed = not (path.is_file() and path.read_bytes() == content)
-        if changed and not dry_run:
-            write_atomic(path, content)
-        results.append((name, path, changed))
-    return results
+    folders = sorted({path.parent for _, path, _ in rendered})
+    if len(folders) > 1:
+        raise ConfigError(
+            f"the release plan puts generated values into {len(folders)} folders "
+            f"({', '.join(str(f.relative_to(root)) for f in folders)}); list one values/generated/<env>/"
+        )
+    if folders and not dry_run:
+        atomic.finish_interrupted(folders[0])  # a run killed while replacing the set: complete it first
+    changed = {path: content for _, path, content in rendered if not atomic.unchanged(path, content)}
+    if folders and not dry_run:
+        atomic.replace_all(folders[0], {path.name: content for path, content in changed.items()})
+    return [(name, path, path in changed) for name, path, _ in rendered]

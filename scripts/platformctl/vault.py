@@ -40,6 +40,21 @@ class Entry:
     version: int
 
 
+def _json_kind(value: object) -> str:
+    """What a non-string KV value is, in JSON's words (the value itself is never shown)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    return f"a {type(value).__name__}"
+
+
 def _fix(addr: str) -> str:
     return f"check VAULT_ADDR ({addr}) or start the dev server with `platformctl vault dev`"
 
@@ -125,8 +140,24 @@ class Vault:
             ),
         )
         data = response["data"]
-        values = {str(k): str(v) for k, v in data["data"].items()}
-        return Entry(component, values, int(data["metadata"]["version"]))
+        return Entry(component, self._strings(component, data["data"]), int(data["metadata"]["version"]))
+
+    def _strings(self, component: str, data: Mapping[str, Any]) -> dict[str, str]:
+        """The entry's values, which must all be strings: a Secret's data and the generated checksums are
+        built from them, and rotation writes the whole entry back. The error names the key, not the value."""
+        wrong = sorted(
+            (str(key), _json_kind(value)) for key, value in data.items() if not isinstance(value, str)
+        )
+        if wrong:
+            key, kind = wrong[0]
+            more = f" (and {len(wrong) - 1} more key(s))" if len(wrong) > 1 else ""
+            where = self._where(component)
+            raise VaultError(
+                f"Vault secret {where} key '{key}' holds {kind}, not a string{more}; platformctl needs "
+                f"string values: write it as one, e.g. `bao kv patch -mount={self.mount} "
+                f"{self.env}/{component} {key}=<value>`"
+            )
+        return {str(key): value for key, value in data.items() if isinstance(value, str)}
 
     def read_many(self, components: Iterable[str]) -> dict[str, Entry]:
         """Read several paths concurrently (one connection pool, bounded workers)."""
@@ -156,20 +187,71 @@ class Vault:
         return True
 
 
+def _health(session: requests.Session, addr: str) -> dict[str, Any]:
+    """GET /v1/sys/health, which every Vault/OpenBao answers (any token or none) with a JSON status,
+    whatever its HTTP code (200 active, 429 standby, 501 not initialised, 503 sealed); anything else is
+    not a Vault server, and only the status code and content type of its answer are reported."""
+    url = addr.rstrip("/") + "/v1/sys/health"
+    response = session.get(url, timeout=10, allow_redirects=False)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not {"initialized", "sealed"} <= set(body):
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+        raise VaultError(
+            f"VAULT_ADDR ({addr}) does not answer like Vault/OpenBao: GET /v1/sys/health gave HTTP "
+            f"{response.status_code} ({kind or 'no content type'}, no Vault health status); set VAULT_ADDR "
+            "to the Vault server's API address (scheme, host and port, e.g. http://127.0.0.1:8200)"
+        )
+    return body
+
+
+def _check_mount(client: hvac.Client, addr: str, mount: str) -> None:
+    """The secret map's mount must be KV version 2. The mount's type comes from the endpoint the `bao kv`
+    CLI asks (any token with a policy under the mount may read it); a mount that does not exist yet or that
+    the token may not look up is left to the reads and writes (whose errors say so)."""
+    try:
+        response = client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
+    except (hvac_errors.VaultError, requests.RequestException, ValueError):
+        return
+    info = response.get("data") if isinstance(response, dict) else None
+    if not isinstance(info, dict) or not info.get("type"):
+        return
+    kind, version = str(info["type"]), str((info.get("options") or {}).get("version") or "1")
+    if kind not in ("kv", "generic"):
+        raise VaultError(
+            f"Vault mount {mount}/ at {addr} is a '{kind}' secrets engine, not KV version 2; set the "
+            "secret map's `mount` to a KV v2 mount, or enable one: "
+            "`bao secrets enable -version=2 -path=<mount> kv`"
+        )
+    if version != "2":
+        raise VaultError(
+            f"Vault mount {mount}/ at {addr} is KV version {version}; platformctl needs KV version 2 "
+            f"(versions, check-and-set): upgrade it in place with `bao kv enable-versioning {mount}` or "
+            f"enable a new one with `bao secrets enable -version=2 -path={mount} kv`"
+        )
+
+
 def connect(
     env: str, mount: str = "kv", environ: Mapping[str, str] | None = None, state: Path | None = None
 ) -> Vault:
-    """Find the address and credentials, check Vault is up and unsealed, log in and verify the token."""
+    """Find the address and credentials, check that a Vault answers there, unsealed, log in, verify the
+    token and that the mount (when it exists) is KV version 2."""
     environ = os.environ if environ is None else environ
     saved = _state(state or state_file())
     addr = environ.get("VAULT_ADDR") or saved.get("address")
     if not addr:
         raise VaultError("no Vault address: set VAULT_ADDR or start the dev server: `platformctl vault dev`")
     token = environ.get("VAULT_TOKEN") or (saved.get("token") if not environ.get("VAULT_ADDR") else None)
-    client = hvac.Client(url=addr, session=_session(), timeout=10)
+    session = _session()
+    client = hvac.Client(url=addr, session=session, timeout=10)
     try:
-        if client.sys.is_sealed():
+        health = _health(session, addr)
+        if health["sealed"]:
             raise VaultError(f"Vault at {addr} is sealed; unseal it and retry")
+        if not health["initialized"]:
+            raise VaultError(f"Vault at {addr} is not initialised; run `bao operator init` (then unseal)")
         method = _login(client, environ, token)
         client.auth.token.lookup_self()
     except requests.RequestException:
@@ -181,4 +263,5 @@ def connect(
         ) from None
     except OSError as exc:
         raise VaultError(f"cannot read the Kubernetes service-account token: {exc.strerror}") from None
+    _check_mount(client, addr, mount)
     return Vault(client, addr, mount, env, method)

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from platformctl import jwtkeys
+from platformctl import atomic, jwtkeys
 from platformctl.errors import VaultError
 from platformctl.net import free_port
 from platformctl.secret_map import SecretMap
@@ -67,12 +67,7 @@ def running(state: Path) -> dict[str, object] | None:
 
 
 def _write_state(state: Path, data: dict[str, object]) -> None:
-    state.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, state)
+    atomic.write_file(state, json.dumps(data).encode(), mode=0o600)
 
 
 def start(state: Path, timeout: float = 30) -> dict[str, object]:

@@ -10,6 +10,7 @@ from platformctl import deploy, doctor, vault, vault_dev
 from platformctl.context import Context
 from platformctl.vault import connect
 
+from tests.fixtures.filesystems import remount_read_only, tmpfs
 from tests.fixtures.servers import free_port
 from tests.integration.test_values import FIXTURES
 
@@ -92,6 +93,24 @@ def test_values_verb_writes_generated_files(run_cli, dev_vault, tmp_path, monkey
     (root / "values/dev/users.yaml").write_text("replicaCount: 0\n")
     code, _, err = run_cli(*args)
     assert code == 3 and "values/dev/users.yaml: key `replicaCount`" in err
+
+
+def test_values_into_a_read_only_file_system_is_exit_3_with_one_line(
+    run_cli, dev_vault, tmp_path, monkeypatch
+):
+    """Before: "error: unexpected OSError: [Errno 30] Read-only file system: ..." and exit 1."""
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "valuesroot", root)
+    monkeypatch.setattr("platformctl.deploy.repo_root", lambda: root)
+    with tmpfs(root / "values" / "generated", "1m") as generated:
+        remount_read_only(generated)
+        code, _, err = run_cli("values", "--releases", str(FIXTURES / "releases.json"))
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    folder = generated / "dev"
+    assert code == 3 and errors == [
+        f"error: cannot write {folder / 'traefik.yaml'}: read-only file system; {folder} is on a file system "
+        "mounted read-only; run from a writable checkout or remount it rw"
+    ]
 
 
 def test_storage_ensure_with_credentials_from_vault(run_cli, dev_vault, s3_server, monkeypatch):

@@ -14,6 +14,8 @@ from platformctl import flow
 from platformctl.context import Context
 from platformctl.errors import ConfigError, UsageError
 
+from tests.fixtures.filesystems import as_unprivileged, fill, shared_folder, tmpfs
+
 FIXTURE = Path(__file__).parent / "fixtures" / "tfflow"
 APPLY_ORDER = ["namespaces", "images", "secrets", "values", "smoke"]
 
@@ -158,3 +160,29 @@ def test_failed_destroy_keeps_the_dev_vault(layout):
 def test_missing_var_file(layout):
     with pytest.raises(ConfigError, match=r"staging/cluster.tfvars is missing"):
         flow.plan(_ctx("staging"), layout)
+
+
+def test_kubeconfig_into_a_folder_this_user_may_not_write_is_a_config_error():
+    """Before: "unexpected PermissionError" (exit 1). As root, the write runs as `nobody` (a real check)."""
+    with shared_folder() as shared:
+        state = shared / "state" / "dev"
+        state.mkdir(parents=True)
+        state.chmod(0o555)
+        target = state / "kubeconfig"
+        answer = as_unprivileged(lambda: flow.write_kubeconfig(target, "kubeconfig-of-dev") or "written")
+    assert answer == (
+        f"raised ConfigError: cannot write {target}: permission denied; make {state} writable for this "
+        f"user (`ls -ld {state}`), or run from a checkout you own"
+    )
+
+
+def test_kubeconfig_on_a_full_disk_is_a_config_error_and_the_old_one_stays(tmp_path):
+    with tmpfs(tmp_path / "state", "16k") as state:
+        target = state / "kubeconfig"
+        flow.write_kubeconfig(target, "old-kubeconfig\n")
+        fill(state)
+        with pytest.raises(ConfigError) as caught:
+            flow.write_kubeconfig(target, "new-kubeconfig\n" * 2000)
+        assert target.read_text() == "old-kubeconfig\n"
+        assert sorted(p.name for p in state.iterdir() if not p.name.startswith("filler")) == ["kubeconfig"]
+    assert str(caught.value).startswith(f"cannot write {target}: no space left on device; free space")

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
 import yaml
 from platformctl import release_plan, values, versions
 from platformctl.errors import ConfigError
+
+from tests.fixtures.filesystems import (
+    as_unprivileged,
+    fill,
+    immutable,
+    remount_read_only,
+    shared_folder,
+    tmpfs,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONS = Path(__file__).parents[2] / "versions.yaml"
@@ -89,10 +100,28 @@ def test_schema_failure_names_file_and_key_and_writes_nothing(seeded, smap, rele
     assert not (root / "values/generated").exists()
 
 
-def test_unknown_key_blames_the_merge(seeded, smap, releases, root):
-    (root / "values/common/auth.yaml").write_text("replicaCount: 1\nreplicas: 3\n")
-    with pytest.raises(ConfigError, match=r"Additional properties are not allowed \('replicas' was"):
+def test_an_unknown_key_names_the_file_the_user_wrote_not_the_generated_one(seeded, smap, releases, root):
+    """Before, an unknown top-level key was reported against values/generated/dev/<release>.yaml, the file
+    marked "do not edit" (the last layer that has the key's parent)."""
+    (root / "values/dev/users.yaml").write_text("replicaCount: 2\nreplicas: 3\n")
+    with pytest.raises(ConfigError) as caught:
         _run(seeded, smap, releases, root)
+    assert str(caught.value) == (
+        "values/dev/users.yaml: key `replicas` fails charts/demo/values.schema.json: Additional properties "
+        "are not allowed ('replicas' was unexpected); remove or rename `replicas` in values/dev/users.yaml"
+    )
+    # nested, under a map the generated file sets too (image), and in the common file
+    (root / "values/dev/users.yaml").write_text("image: {pullPolicy: Always}\n")
+    nested = (
+        r"^values/dev/users.yaml: key `image.pullPolicy` fails .*; remove or rename `image.pullPolicy` in"
+    )
+    with pytest.raises(ConfigError, match=nested):
+        _run(seeded, smap, releases, root)
+    (root / "values/dev/users.yaml").write_text("{}\n")
+    (root / "values/common/auth.yaml").write_text("replicaCount: 1\nreplicas: 3\n")
+    with pytest.raises(ConfigError, match=r"^values/common/auth.yaml: key `replicas` fails"):
+        _run(seeded, smap, releases, root)
+    assert not (root / "values/generated").exists()
 
 
 def test_dry_run_writes_nothing(seeded, smap, releases, root):
@@ -146,3 +175,131 @@ def test_bootstrap_only_secrets_do_not_roll_their_consumer(seeded, smap, release
     entries = seeded.read_many(values.needed_paths(smap, [*releases, *plan]))
     assert values.generated(plan[0], smap, entries, {}) == before
     assert "secretChecksum" in before  # still there: the chart's schema requires it
+
+
+# --- the generated set is replaced all-or-nothing; a failed write: ConfigError naming file, cause, fix ---
+
+CHANGING = ("users", "auth")  # the releases whose generated file holds an image tag (traefik's is `{}`)
+
+
+def _tagged(tag: str) -> dict[str, dict[str, str]]:
+    images = _images()
+    return {**images, **{name: {**images[name], "tag": tag} for name in CHANGING}}
+
+
+def _tags(root: Path) -> dict[str, str]:
+    folder = root / "values/generated/dev"
+    return {n: yaml.safe_load((folder / f"{n}.yaml").read_text())["image"]["tag"] for n in CHANGING}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file of the folder, hidden ones (partials, backups, journal) included."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _generate(seeded, smap, releases, root, tag: str):
+    entries = seeded.read_many(values.needed_paths(smap, releases))
+    return values.run(releases, smap, entries, _tagged(tag), root)
+
+
+@pytest.mark.parametrize("when", ["error while writing", "Ctrl-C while renaming"])
+def test_an_interruption_after_the_first_file_leaves_the_set_all_old_or_all_new(
+    seeded, smap, releases, root, monkeypatch, when
+):
+    """Two files change (users, auth); the run is interrupted once the first is done. Before, each file was
+    replaced on its own: users new, auth old. Now: an error before the renames leaves every file old, and a
+    real SIGINT during the renames waits until the set is complete."""
+    _generate(seeded, smap, releases, root, "old-1")
+    real_fsync, real_replace = os.fsync, os.replace
+    fsyncs = renames = 0
+
+    def fsync(descriptor: int) -> None:
+        nonlocal fsyncs
+        fsyncs += 1
+        if when == "error while writing" and fsyncs == 2:  # the first file is written, the second not
+            raise KeyboardInterrupt
+        real_fsync(descriptor)
+
+    def replace(src, dst, **kwargs) -> None:
+        nonlocal renames
+        real_replace(src, dst, **kwargs)
+        renames += str(dst).endswith(".yaml")
+        if when == "Ctrl-C while renaming" and renames == 1 and str(dst).endswith(".yaml"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        _generate(seeded, smap, releases, root, "new-2")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "replace", real_replace)
+    expected = "old-1" if when == "error while writing" else "new-2"
+    assert _tags(root) == {"users": expected, "auth": expected}
+    assert sorted(_snapshot(root / "values/generated/dev")) == ["auth.yaml", "traefik.yaml", "users.yaml"]
+
+
+def test_a_full_disk_is_a_config_error_and_the_old_set_stays(seeded, smap, releases, root):
+    """A real full disk: values/generated on a 64 KiB tmpfs, filled up after the first run."""
+    folder = root / "values/generated/dev"
+    with tmpfs(root / "values/generated", "64k"):
+        _generate(seeded, smap, releases, root, "old-1")
+        before = _snapshot(folder)
+        fill(root / "values/generated")
+        with pytest.raises(ConfigError) as caught:
+            _generate(seeded, smap, releases, root, "new-2")
+        assert _snapshot(folder) == before
+    assert str(caught.value) == (
+        f"cannot write {folder / 'users.yaml'}: no space left on device; free space on the file system of "
+        f"{folder} (`df -h {folder}`) and rerun"
+    )
+    assert caught.value.exit_code == 3
+
+
+def test_a_read_only_file_system_is_a_config_error(seeded, smap, releases, root):
+    folder = root / "values/generated/dev"
+    with tmpfs(root / "values/generated", "1m"):
+        _generate(seeded, smap, releases, root, "old-1")
+        before = _snapshot(folder)
+        remount_read_only(root / "values/generated")
+        with pytest.raises(ConfigError) as caught:
+            _generate(seeded, smap, releases, root, "new-2")
+        assert _snapshot(folder) == before
+    assert str(caught.value).startswith(f"cannot write {folder / 'users.yaml'}: read-only file system; ")
+    assert "remount it rw" in str(caught.value)
+
+
+def test_a_file_that_cannot_be_replaced_is_a_config_error_and_the_old_set_stays(seeded, smap, releases, root):
+    """users.yaml immutable (chattr +i): found before anything is renamed, so auth.yaml stays old too."""
+    folder = root / "values/generated/dev"
+    _generate(seeded, smap, releases, root, "old-1")
+    before = _snapshot(folder)
+    with immutable(folder / "users.yaml"), pytest.raises(ConfigError) as caught:
+        _generate(seeded, smap, releases, root, "new-2")
+    assert _snapshot(folder) == before
+    assert str(caught.value).startswith(
+        f"cannot write {folder / 'users.yaml'}: operation not permitted; the file or {folder} is immutable"
+    )
+
+
+def test_a_folder_this_user_may_not_write_is_a_config_error(seeded, smap, releases):
+    """A real permission check: as root, the write runs in a child process that became `nobody`."""
+    entries = seeded.read_many(values.needed_paths(smap, releases))
+    with shared_folder() as shared:
+        root = shared / "repo"
+        shutil.copytree(FIXTURES / "valuesroot", root)
+        values.run(releases, smap, entries, _tagged("old-1"), root)
+        folder = root / "values/generated/dev"
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        folder.chmod(0o555)
+
+        def attempt() -> str:
+            values.run(releases, smap, entries, _tagged("new-2"), root)
+            return "written"
+
+        answer = as_unprivileged(attempt)
+        assert _tags(root) == {"users": "old-1", "auth": "old-1"}
+    assert answer == (
+        f"raised ConfigError: cannot write {folder / 'users.yaml'}: permission denied; make {folder} "
+        f"writable for this user (`ls -ld {folder}`), or run from a checkout you own"
+    )

@@ -99,5 +99,5 @@ e2e: tools ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONF
 
 clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state, Terraform's working dirs
 	@if [ -x $(VENV)/bin/platformctl ]; then $(VENV)/bin/platformctl vault dev --stop; fi
-	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache terraform/.dev \
+	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache .hypothesis terraform/.dev \
 	  terraform/stacks/*/.terraform terraform/modules/*/.terraform scripts/*.egg-info services/*/*.egg-info

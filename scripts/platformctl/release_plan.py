@@ -35,7 +35,9 @@ def from_terraform(
     state.parent.mkdir(parents=True, exist_ok=True)
     root = terraform_dir or repo_root() / "terraform"
     variables = {"env": env, **({"values_overlay": overlay} if overlay else {})}
-    stack = Stack(root / "stacks" / "release-plan", variables=variables)
+    # Its own TF_DATA_DIR beside the state: parallel runs (tests, two envs) never share one .terraform.
+    data_dir = state.parent / "release-plan.terraform"
+    stack = Stack(root / "stacks" / "release-plan", variables=variables, data_dir=data_dir)
     stack.init(backend_config={"path": str(state)})
     stack.apply()
     return parse_releases(stack.output("releases"))

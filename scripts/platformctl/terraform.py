@@ -148,8 +148,10 @@ class Stack:
         var_file: Path | None = None,
         state: Path | None = None,
         variables: dict[str, str] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.dir = working_dir
+        self.data_dir = data_dir  # TF_DATA_DIR: .terraform elsewhere, so runs never share the stack's
         self.var_file = var_file
         self.variables = variables or {}
         self.tf = Terraform(working_dir=str(working_dir), terraform_bin_path=str(find_tool("terraform")))
@@ -163,7 +165,7 @@ class Stack:
             result = subprocess.run(
                 argv,
                 cwd=self.dir,
-                env=terraform_environment(os.environ),
+                env=self._environment(),
                 capture_output=True,
                 text=True,
                 check=False,
@@ -174,6 +176,12 @@ class Stack:
         if code != 0 and not (cmd == "plan" and code == 2):
             raise self._error(cmd, result.stderr or "")
         return code, result.stdout or ""
+
+    def _environment(self) -> dict[str, str]:
+        env = terraform_environment(os.environ)
+        if self.data_dir:
+            env["TF_DATA_DIR"] = str(self.data_dir)
+        return env
 
     def _error(self, cmd: str, stderr: str) -> TerraformError:
         if "Error acquiring the state lock" in stderr:

@@ -86,6 +86,10 @@ def test_release_plan_from_terraform(tmp_path, monkeypatch):
         ("users", "charts/microservice", "values/generated/staging/users.yaml")
     ]
     assert (tmp_path / "state" / "staging" / "release-plan.tfstate").is_file()
+    # its working data beside the state, none in the stack: parallel runs never share a .terraform
+    # (two pytest workers once raced on the stack's backend config and state lock)
+    assert (tmp_path / "state" / "staging" / "release-plan.terraform").is_dir()
+    assert not (tmp_path / "terraform" / "stacks" / "release-plan" / ".terraform").exists()
 
 
 def test_provider_overrides_never_reach_terraform(tmp_path, monkeypatch):

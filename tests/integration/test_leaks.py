@@ -11,6 +11,7 @@ import logging
 import secrets
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from kubernetes import config
@@ -118,3 +119,53 @@ def test_no_secret_value_leaks(
     assert any("terraform" in a for a in argv_log)  # the argv recorder saw the terraform runs
     leaked = [s for s in sentinels if any(s in text for text in texts)]
     assert leaked == []
+
+
+# --- upstream releases: their values never hold a secret; Grafana's admin login comes from Vault ----------
+
+REPO = Path(__file__).resolve().parents[2]
+UPSTREAM = ("traefik", "kube-prometheus-stack", "metrics-server", "cert-manager")
+ENVS = ("dev", "staging", "prod")
+
+
+def _upstream_release(name: str, env: str) -> values.Release:
+    files = (f"values/common/{name}.yaml", f"values/{env}/{name}.yaml", f"values/generated/{env}/{name}.yaml")
+    return values.Release(name, "upstream", None, files)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_upstream_values_hold_no_secret_value(root_vault, smap, tmp_path, env):
+    """Sentinels in every Vault key; `values` writes the upstream releases' generated files; neither those
+    nor the committed upstream values files contain a sentinel or set a password of their own."""
+    sentinels = _sentinels(root_vault, smap)
+    repo = tmp_path / "repo"
+    for folder in ("common", env):
+        (repo / "values" / folder).mkdir(parents=True)
+        for name in UPSTREAM:
+            shutil.copy(REPO / "values" / folder / f"{name}.yaml", repo / "values" / folder / f"{name}.yaml")
+    releases = [_upstream_release(name, env) for name in UPSTREAM]
+    values.run(releases, smap, root_vault.read_many(values.needed_paths(smap, releases)), _images(), repo)
+    files = sorted(p for p in (repo / "values").rglob("*.yaml"))
+    assert {p.name for p in files if "generated" in p.parts} == {f"{n}.yaml" for n in UPSTREAM}
+    leaked = [(str(p.relative_to(repo)), s) for p in files for s in sentinels if s in p.read_text()]
+    assert leaked == []
+    kps = values.load_yaml(repo / "values/common/kube-prometheus-stack.yaml")
+    for path in (
+        f"values/{env}/kube-prometheus-stack.yaml",
+        f"values/generated/{env}/kube-prometheus-stack.yaml",
+    ):
+        kps = values.merge(kps, values.load_yaml(repo / path))
+    grafana = kps["grafana"]
+    assert "adminPassword" not in grafana, f"{env}: grafana.adminPassword would render a Secret with a value"
+    admin = grafana["admin"]
+    secret = smap.secrets[admin["existingSecret"]]
+    assert (secret.namespace, secret.consumers) == ("monitoring", ["kube-prometheus-stack"])
+    assert {admin["userKey"], admin["passwordKey"]} <= set(secret.keys), f"{env}: grafana.admin keys {admin}"
+
+
+def test_vault_dev_seeds_the_grafana_admin(seeded, smap):
+    """`platformctl vault dev` seeds every `vault:` component, the Grafana admin among them."""
+    spec = smap.secrets["grafana-admin"]
+    data = seeded.read(spec.path).data
+    assert data[spec.keys["admin-user"]] == "admin"
+    assert len(data[spec.keys["admin-password"]]) >= 32

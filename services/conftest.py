@@ -1,6 +1,7 @@
 """Fixtures shared by the three services' tests: a throw-away PostgreSQL database, throw-away RabbitMQ
-vhosts (through `rabbitmqctl`, since the machine's RabbitMQ has no management API) and a helper that runs
-a service as a real subprocess on a free loopback port."""
+vhosts (through `rabbitmqctl`, since the machine's RabbitMQ has no management API), a helper that runs
+a service as a real subprocess on a free loopback port, and a token issuer (a real auth-ms publishing the
+JWKS of a key set the tests also sign with)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import aio_pika
 import boto3
 import httpx
+import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -46,12 +51,12 @@ class Database:
         }
 
 
-@pytest.fixture(scope="session")
-def users_database(postgres_dsn: str) -> Iterator[Database]:
-    """A fresh, migrated database for this session, dropped at the end."""
+@contextmanager
+def own_database(postgres_dsn: str, purpose: str) -> Iterator[Database]:
+    """A fresh, migrated database of its own (`<purpose>_<random>`), dropped afterwards."""
     from users_service.migrate import migrate
 
-    name = f"users_test_{secrets.token_hex(4)}"
+    name = f"{purpose}_{secrets.token_hex(4)}"
     with psycopg.connect(postgres_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
@@ -67,6 +72,33 @@ def users_database(postgres_dsn: str) -> Iterator[Database]:
     finally:
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def users_database(postgres_dsn: str) -> Iterator[Database]:
+    """A fresh, migrated database for this session, dropped at the end."""
+    with own_database(postgres_dsn, "users_test") as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def users_apps(users_database: Database, token_issuer: TokenIssuer) -> tuple[Any, int]:
+    """users-ms's public app (in process, on the session database, trusting the test issuer) and the
+    port of its internal app (`app.extra[port]`)."""
+    from users_service.app import create_app
+    from users_service.settings import Settings
+
+    settings = Settings(
+        db_host=users_database.host,
+        db_port=users_database.port,
+        db_name=users_database.name,
+        db_user=users_database.user,
+        bcrypt_rounds=4,
+        jwks_url=token_issuer.jwks_url,
+        jwt_issuer=token_issuer.issuer,
+        jwt_audience=token_issuer.audience,
+    )
+    return create_app(settings), settings.internal_port
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -133,6 +165,7 @@ class Service:
     url: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    internal_url: str | None = None  # users-ms: the port of the credential check
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -158,6 +191,30 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def spawn(package: str, env: dict[str, str], folder: Path) -> Service:
+    """`python -m <package>` on a free port (users-ms: two), waited for until /healthz answers."""
+    port = free_port()
+    prefix = package.removesuffix("_service").upper()
+    ports = {f"{prefix}_PORT": str(port)}
+    if package == "users_service":
+        ports["USERS_INTERNAL_PORT"] = env.get("USERS_INTERNAL_PORT") or str(free_port())
+    log_path = folder / f"{package}-{port}.log"
+    full_env = {**os.environ, **env, **ports, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", package], env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    internal = ports.get("USERS_INTERNAL_PORT")
+    internal_url = f"http://127.0.0.1:{internal}" if internal else None
+    service = Service(package, f"http://127.0.0.1:{port}", proc, log_path, internal_url)
+    try:
+        wait_until(lambda: proc.poll() is None and _healthy(service.url), 30, package)
+    except TimeoutError:
+        service.stop()
+        pytest.fail(f"{package} did not start:\n{service.log()[-3000:]}")
+    return service
+
+
 @pytest.fixture(scope="module")
 def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starter]:
     """Start `python -m <package>` with extra environment; every service is stopped when the module ends."""
@@ -165,25 +222,101 @@ def start_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starter]
     tmp_path = tmp_path_factory.mktemp("services")
 
     def start(package: str, env: dict[str, str]) -> Service:
-        port = free_port()
-        prefix = package.removesuffix("_service").upper()
-        log_path = tmp_path / f"{package}-{port}.log"
-        full_env = {**os.environ, **env, f"{prefix}_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", package], env=full_env, stdout=log, stderr=subprocess.STDOUT
-            )
-        service = Service(package, f"http://127.0.0.1:{port}", proc, log_path)
+        service = spawn(package, env, tmp_path)
         started.append(service)
-        try:
-            wait_until(lambda: proc.poll() is None and _healthy(service.url), 30, package)
-        except TimeoutError:
-            pytest.fail(f"{package} did not start:\n{service.log()[-3000:]}")
         return service
 
     yield start
     for service in started:
         service.stop()
+
+
+ISSUER, AUDIENCE = "auth-test", "platform-test"
+
+
+@dataclass
+class TokenIssuer:
+    """A real auth-ms serving the JWKS of `keyset`; `token()` signs with the same private keys, so the
+    tests can also make tokens auth-ms would never issue (expired, wrong audience, other key...)."""
+
+    auth: Service
+    keyset: Path
+    issuer: str = ISSUER
+    audience: str = AUDIENCE
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.auth.url}/auth-ms/.well-known/jwks.json"
+
+    def env(self, prefix: str, refetch_seconds: float = 0) -> dict[str, str]:
+        """Settings of a service that checks this issuer's tokens (`prefix`: USERS, NOTIFICATIONS...)."""
+        return {
+            f"{prefix}_JWKS_URL": self.jwks_url,
+            f"{prefix}_JWT_ISSUER": self.issuer,
+            f"{prefix}_JWT_AUDIENCE": self.audience,
+            f"{prefix}_JWKS_REFETCH_SECONDS": str(refetch_seconds),
+        }
+
+    def private_key(self, kid: str) -> tuple[Any, str]:
+        entry = next(k for k in json.loads(self.keyset.read_text())["keys"] if k["kid"] == kid)
+        key = serialization.load_pem_private_key(entry["private_key_pem"].encode(), password=None)
+        return key, entry["alg"]
+
+    def claims(self, subject: object, role: str = "user", **overrides: object) -> dict[str, object]:
+        now = int(time.time())
+        base: dict[str, object] = {
+            "sub": str(subject),
+            "role": role,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
+        return {key: value for key, value in {**base, **overrides}.items() if value is not None}
+
+    def token(self, subject: object, role: str = "user", kid: str | None = None, **overrides: object) -> str:
+        """A token signed with `kid` (default: the active key); a claim overridden with None is left out."""
+        kid = kid or json.loads(self.keyset.read_text())["active_kid"]
+        key, alg = self.private_key(kid)
+        return jwt.encode(self.claims(subject, role, **overrides), key, algorithm=alg, headers={"kid": kid})
+
+    def add_key(self, kid: str, alg: str = "EdDSA", activate: bool = False) -> None:
+        """Rotate: add a key to the set (atomically, as the kubelet swaps a Secret file)."""
+        current = json.loads(self.keyset.read_text())
+        active = kid if activate else current["active_kid"]
+        staged = write_keyset(
+            self.keyset.with_suffix(".next"), active, [*current["keys"], new_signing_key(kid, alg)]
+        )
+        staged.replace(self.keyset)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def start_issuer(folder: Path) -> TokenIssuer:
+    """auth-ms on key set {ed (EdDSA, active), rsa (RS256)}; users-ms and RabbitMQ are not needed for JWKS."""
+    keyset = write_keyset(
+        folder / "keyset.json", "ed", [new_signing_key("ed"), new_signing_key("rsa", "RS256")]
+    )
+    env = {
+        "AUTH_JWT_KEYSET_FILE": str(keyset),
+        "AUTH_JWT_ISSUER": ISSUER,
+        "AUTH_JWT_AUDIENCE": AUDIENCE,
+        "AUTH_USERS_URL": "http://127.0.0.1:9",
+        "AUTH_RABBITMQ_HOST": "127.0.0.1",
+        "AUTH_RABBITMQ_PORT": "9",
+    }
+    return TokenIssuer(spawn("auth_service", env, folder), keyset)
+
+
+@pytest.fixture(scope="session")
+def token_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenIssuer]:
+    """One issuer per test session (per xdist worker); tests that rotate its keys only ever add keys."""
+    issuer = start_issuer(tmp_path_factory.mktemp("token-issuer"))
+    yield issuer
+    issuer.auth.stop()
 
 
 def amqp_publish(url: str, exchange: str, body: bytes, message_id: str | None = None) -> None:
@@ -243,15 +376,20 @@ def write_keyset(path: Path, active_kid: str, keys: list[dict[str, str]]) -> Pat
 
 @pytest.fixture(scope="session")
 def notifications_env(
-    s3_server: S3Server, rabbit_credentials: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    s3_server: S3Server,
+    rabbit_credentials: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    token_issuer: TokenIssuer,
 ) -> Callable[[str, str], dict[str, str]]:
-    """Environment for notifications-ms on a given vhost and bucket, secrets as mounted files."""
+    """Environment for notifications-ms on a given vhost and bucket, secrets as mounted files, checking
+    the tokens of `token_issuer`."""
     folder = tmp_path_factory.mktemp("notifications-s3")
     (folder / "access-key").write_text(s3_server.access_key)
     (folder / "secret-key").write_text(s3_server.secret_key)
 
     def env(vhost: str, bucket: str) -> dict[str, str]:
         return {
+            **token_issuer.env("NOTIFICATIONS"),
             "NOTIFICATIONS_RABBITMQ_HOST": rabbit_credentials["host"],
             "NOTIFICATIONS_RABBITMQ_PORT": rabbit_credentials["port"],
             "NOTIFICATIONS_RABBITMQ_VHOST": vhost,

@@ -44,7 +44,7 @@ def spec(name: str) -> dict[str, Any]:
             from users_service.app import create_app as users_app
             from users_service.settings import Settings as UsersSettings
 
-            return users_app(UsersSettings()).openapi()
+            return users_app(UsersSettings()).main.openapi()  # the public port's API
         if name == "auth":
             from auth_service.app import create_app as auth_app
             from auth_service.settings import Settings as AuthSettings

@@ -33,8 +33,9 @@ def test_a_template_change_without_a_version_bump_fails_and_is_not_locked(copy):
 def test_a_bumped_version_can_be_locked(copy):
     chart = copy / "charts" / "microservice"
     (chart / "templates" / "service.yaml").write_text("# changed\n")
+    version = chartlock.version(chart)
     (chart / "Chart.yaml").write_text(
-        (chart / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.1.1")
+        (chart / "Chart.yaml").read_text().replace(f"version: {version}", f"version: {version}-bumped")
     )
     assert any("out of date" in p for p in chartlock.problems(copy))
     assert chartlock.write(copy) == []

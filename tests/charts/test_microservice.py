@@ -14,21 +14,39 @@ def _kinds(docs: list[dict]) -> dict[str, dict]:
     return {o["kind"]: o for o in docs}
 
 
-def test_internal_paths_are_never_routed_from_outside(rendered):
-    route = _kinds(rendered[("users", "staging")])["IngressRoute"]
-    match = route["spec"]["routes"][0]["match"]
-    host = "api.staging.platform.example.com"
-    assert match == f"Host(`{host}`) && PathPrefix(`/users-ms`) && !PathPrefix(`/users-ms/internal`)"
+@pytest.mark.parametrize("env", render.ENVS)
+def test_internal_port_has_its_own_service_that_no_ingress_routes(rendered, env):
+    """users' credential check is served on port 8081 only, by construction: the Service users-internal
+    exposes just that port, and the ingress routes the API prefix to Service users port 8080."""
+    docs = rendered[("users", env)]
+    services = {o["metadata"]["name"]: o for o in docs if o["kind"] == "Service"}
+    assert [p["port"] for p in services["users"]["spec"]["ports"]] == [8080]
+    assert [(p["port"], p["targetPort"]) for p in services["users-internal"]["spec"]["ports"]] == [
+        (8081, "internal")
+    ]
+    route = _kinds(docs)["IngressRoute"]["spec"]["routes"]
+    assert [(s["name"], s["port"]) for r in route for s in r["services"]] == [("users", 8080)]
+    assert "!PathPrefix" not in route[0]["match"]  # no path rule needed any more
+    container = _kinds(docs)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080, "internal": 8081}
+    config = _kinds(docs)["ConfigMap"]["data"]
+    assert config["USERS_INTERNAL_PORT"] == "8081"
+    for rel in ("auth", "notifications"):
+        assert not [o for o in rendered[(rel, env)] if o["metadata"]["name"].endswith("-internal")], rel
 
 
-def test_plain_ingress_refuses_path_exclusions_it_cannot_express():
-    with pytest.raises(render.RenderError, match=r"excludePathPrefixes needs ingress\.kind IngressRoute"):
-        render.render(USERS, "staging", extra=["--set", "ingress.kind=Ingress"])
+@pytest.mark.parametrize("env", render.ENVS)
+def test_admin_secret_is_mounted_into_the_migration_job_only(rendered, env):
+    docs = rendered[("users", env)]
+    job = next(o for o in docs if o["kind"] == "Job")["spec"]["template"]["spec"]
+    deployment = _kinds(docs)["Deployment"]["spec"]["template"]["spec"]
+    secrets_of = lambda pod: {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}  # noqa: E731
+    assert secrets_of(job) == {"users-db", "users-admin"}
+    assert secrets_of(deployment) == {"users-db"}
 
 
 def test_plain_ingress_switch():
-    no_exclusions = ["--set", "ingress.kind=Ingress", "--set-json", "ingress.excludePathPrefixes=[]"]
-    docs = _kinds(render.render(USERS, "staging", extra=no_exclusions))
+    docs = _kinds(render.render(USERS, "staging", extra=["--set", "ingress.kind=Ingress"]))
     assert "IngressRoute" not in docs
     ingress = docs["Ingress"]
     for version in render.versions()["kubernetes"]["validate"]:

@@ -115,14 +115,21 @@ def test_secret_files_mode_and_checksum(all_objects):
 
 
 def test_service_settings_mount_the_documented_secrets(rendered):
-    """Each *_FILE setting points into a mounted Secret directory of the same pod."""
+    """Each *_FILE setting points into a mounted Secret directory of the pods that read it (the users
+    admin's files: of the migration Job, which alone seeds the admin account)."""
+    job_only = {"USERS_ADMIN_EMAIL_FILE", "USERS_ADMIN_PASSWORD_FILE"}
     for rel in OWN_IMAGES:
         docs = rendered[(rel, "prod")]
         cm = next(o for o in docs if o["kind"] == "ConfigMap")
         dep = next(o for o in docs if o["kind"] == "Deployment")
-        mounts = {m["mountPath"] for m in dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+        job = next((o for o in docs if o["kind"] == "Job"), dep)
+        pod_mounts = {
+            kind: {m["mountPath"] for m in obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+            for kind, obj in (("dep", dep), ("job", job))
+        }
         for key, value in cm["data"].items():
             if key.endswith("_FILE"):
+                mounts = pod_mounts["job" if key in job_only else "dep"]
                 assert value.rsplit("/", 1)[0] in mounts, f"{rel}: {key}={value}"
         assert cm["data"][f"{rel.upper()}_PORT"] == "8080"
 
@@ -217,7 +224,9 @@ def pod_of(rendered, env: str, rel: str, kind: str = "Deployment") -> Pod:
 EDGES = [
     ("users", "postgresql", 5432),
     ("users-migrate", "postgresql", 5432),
-    ("auth", "users", 8080),
+    ("auth", "users", 8081),
+    ("users", "auth", 8080),
+    ("notifications", "auth", 8080),
     ("auth", "rabbitmq", 5672),
     ("notifications", "rabbitmq", 5672),
     ("notifications", "minio", 9000),
@@ -237,6 +246,11 @@ DENIED = [
     ("users", "minio", 9000),
     ("traefik", "postgresql", 5432),
     ("auth", "notifications", 8080),
+    # users' internal port (credential check): auth only, never the ingress or anyone else
+    ("traefik", "users", 8081),
+    ("notifications", "users", 8081),
+    ("prometheus", "users", 8081),
+    ("auth", "users", 8080),
 ]
 
 

@@ -11,8 +11,11 @@ from tests.charts import render
 
 ALL_RELEASES = [r.name for r in render.RELEASES] + list(render.UPSTREAM)
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private|credential|access.?key|cookie)", re.I)
-# Keys that name a Secret or a file, never hold one.
-REFERENCE_KEY = re.compile(r"(existingSecret|_FILE|secretName|tlsSecretName|secretMounts|secretChecksum)$")
+# Keys that name a Secret, a key inside one or a file, never hold one (userKey/passwordKey: the keys of an
+# existingSecret, as the grafana chart's `admin`).
+REFERENCE_KEY = re.compile(
+    r"(existingSecret|_FILE|secretName|tlsSecretName|secretMounts|secretChecksum|userKey|passwordKey)$"
+)
 
 
 def _files() -> list:
@@ -93,12 +96,19 @@ def test_service_settings_match_the_contract(rendered):
             "USERS_DB_USER",
             "USERS_DB_PASSWORD_FILE",
             "USERS_BCRYPT_ROUNDS",
+            "USERS_INTERNAL_PORT",
+            "USERS_JWKS_URL",
+            "USERS_JWT_ISSUER",
+            "USERS_JWT_AUDIENCE",
+            "USERS_ADMIN_EMAIL_FILE",
+            "USERS_ADMIN_PASSWORD_FILE",
         },
         "auth": {
             "AUTH_USERS_URL",
             "AUTH_JWT_KEYSET_FILE",
             "AUTH_JWT_TTL_SECONDS",
             "AUTH_JWT_ISSUER",
+            "AUTH_JWT_AUDIENCE",
             "AUTH_RABBITMQ_HOST",
             "AUTH_RABBITMQ_PORT",
             "AUTH_RABBITMQ_VHOST",
@@ -120,6 +130,9 @@ def test_service_settings_match_the_contract(rendered):
                 "S3_SECRET_KEY_FILE",
                 "PREFETCH",
                 "MAX_DELIVERIES",
+                "JWKS_URL",
+                "JWT_ISSUER",
+                "JWT_AUDIENCE",
             )
         },
     }
@@ -128,4 +141,4 @@ def test_service_settings_match_the_contract(rendered):
         prefix = rel.upper()
         assert set(cm["data"]) == keys | {f"{prefix}_PORT", f"{prefix}_LOG_LEVEL"}, rel
     auth = next(o for o in rendered[("auth", "dev")] if o["kind"] == "ConfigMap")["data"]
-    assert auth["AUTH_USERS_URL"] == "http://users.apps.svc.cluster.local:8080"
+    assert auth["AUTH_USERS_URL"] == "http://users-internal.apps.svc.cluster.local:8081"

@@ -80,46 +80,126 @@ def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
         s3.delete_object(Bucket=bucket, Key=found["Key"])
 
 
-def _verify(entry: Entry, http: httpx.Client, token: str, issuer: str) -> dict[str, Any]:
+def _verify(entry: Entry, http: httpx.Client, token: str, auth: dict[str, str]) -> dict[str, Any]:
     jwks = _api(entry, http, "GET", "auth", "/.well-known/jwks.json")
     assert jwks.status_code == 200, f"JWKS: HTTP {jwks.status_code}"
     kid = jwt.get_unverified_header(token)["kid"]
     key = next((k for k in jwks.json()["keys"] if k.get("kid") == kid), None)
     assert key is not None, f"the token's kid {kid} is not in the JWKS"
-    return dict(jwt.decode(token, jwt.PyJWK(key).key, algorithms=["EdDSA"], issuer=issuer))
+    return dict(
+        jwt.decode(
+            token,
+            jwt.PyJWK(key).key,
+            algorithms=["EdDSA"],
+            issuer=auth["AUTH_JWT_ISSUER"],
+            audience=auth["AUTH_JWT_AUDIENCE"],
+        )
+    )
+
+
+def _login(entry: Entry, http: httpx.Client, user: dict[str, Any]) -> str:
+    credentials = {"email": user["email"], "password": user["password"]}
+    login = _api(entry, http, "POST", "auth", "/auth/login", json=credentials)
+    assert login.status_code == 200, f"login: HTTP {login.status_code}"
+    return str(login.json()["access_token"])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _delete_self(entry: Entry, http: httpx.Client, user: dict[str, Any], token: str) -> None:
+    """The user deletes their own account with their own token."""
+    path = f"/users/{user['id']}"
+    deleted = http.request(
+        "DELETE", _url(entry, "users", path), headers={**_headers(entry, "users"), **_bearer(token)}
+    )
+    assert deleted.status_code == 204, f"delete the smoke user with its own token: HTTP {deleted.status_code}"
+    user["deleted"] = True
+
+
+def _url(entry: Entry, service: str, path: str) -> str:
+    prefix = {"users": "/users-ms", "auth": "/auth-ms", "notifications": "/notifications-ms"}[service]
+    return f"{entry.api(service)[0]}{prefix}{path}"
+
+
+def _headers(entry: Entry, service: str) -> dict[str, str]:
+    return entry.api(service)[1]
 
 
 @pytest.fixture
 def user(entry: Entry, http: httpx.Client) -> Iterator[dict[str, Any]]:
-    """A throw-away user, deleted again whatever the flow's outcome."""
+    """A throw-away user (sign-up needs no token), deleted again whatever the flow's outcome."""
     email, password = f"smoke-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
     body = {"name": "Smoke", "surname": "Check", "email": email, "password": password}
     created = _api(entry, http, "POST", "users", "/users", json=body)
     assert created.status_code == 201, f"create user: HTTP {created.status_code}"
-    yield {**created.json(), "email": email, "password": password}
-    deleted = _api(entry, http, "DELETE", "users", f"/users/{created.json()['id']}")
-    assert deleted.status_code == 204, f"delete the smoke user: HTTP {deleted.status_code}"
+    found: dict[str, Any] = {**created.json(), "email": email, "password": password}
+    yield found
+    if not found.get("deleted"):
+        _delete_self(entry, http, found, _login(entry, http, found))
 
 
 @pytest.mark.component(*SEED_SERVICES)
 def test_seed_flow(user: dict[str, Any], entry: Entry, http: httpx.Client, store: tuple[Any, str],
                    settings: dict[str, dict[str, str]], request: pytest.FixtureRequest) -> None:  # fmt: skip
-    login = _api(entry, http, "POST", "auth", "/auth/login",
-                 json={"email": user["email"], "password": user["password"]})  # fmt: skip
-    assert login.status_code == 200, f"login: HTTP {login.status_code}"
-    claims = _verify(entry, http, login.json()["access_token"], settings["auth"]["AUTH_JWT_ISSUER"])
+    token = _login(entry, http, user)
+    claims = _verify(entry, http, token, settings["auth"])
     assert str(claims["sub"]) == str(user["id"]), "the token's subject is not the new user"
+    assert claims.get("role") == "user", f"a new account's token carries role {claims.get('role')!r}"
     s3, bucket = store
     prefix = f"users/{user['id']}/"
     try:
         key = _wait_object(s3, bucket, prefix)
-        listed = _api(
-            entry, http, "GET", "notifications", "/notifications", params={"user_id": str(user["id"])}
+        params = {"user_id": str(user["id"])}
+        listed = _api(entry, http, "GET", "notifications", "/notifications", params=params)
+        assert listed.status_code == 401, f"notifications without a token: HTTP {listed.status_code}"
+        listed = http.get(
+            _url(entry, "notifications", "/notifications"),
+            params=params,
+            headers={**_headers(entry, "notifications"), **_bearer(token)},
         )
         assert listed.status_code == 200 and listed.json()["items"], "the notifications API lists nothing"
     finally:
         _delete_prefix(s3, bucket, prefix)
-    smoke.record(request, f"user {user['id']}: login, JWT verified, {key}, listed (via {entry.kind})")
+    _delete_self(entry, http, user, token)
+    smoke.record(
+        request,
+        f"user {user['id']}: login, JWT verified, {key}, listed and deleted with its token ({entry.kind})",
+    )
+
+
+PROTECTED = {"users": "/users-ms/users", "notifications": "/notifications-ms/notifications?user_id=1"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.component(n)) for n in sorted(PROTECTED)])
+def test_no_token_is_401(name: str, entry: Entry, http: httpx.Client, request: pytest.FixtureRequest) -> None:
+    """Directly at the service (a port-forward past the ingress) and, when deployed, through the ingress."""
+    direct = http.get(f"{entry.health(name)}{PROTECTED[name]}")
+    assert direct.status_code == 401, f"{name} directly, no token: HTTP {direct.status_code}"
+    assert direct.headers.get("www-authenticate", "").startswith("Bearer"), "no Bearer challenge"
+    seen = ["direct 401"]
+    if entry.kind == "traefik":
+        base, headers = entry.api(name)
+        routed = http.get(f"{base}{PROTECTED[name]}", headers=headers)
+        assert routed.status_code == 401, f"{name} through the ingress, no token: HTTP {routed.status_code}"
+        seen.append("ingress 401")
+    smoke.record(request, ", ".join(seen))
+
+
+@pytest.mark.component("users")
+def test_credential_check_is_not_on_the_public_port(
+    entry: Entry, http: httpx.Client, request: pytest.FixtureRequest
+) -> None:
+    """users' internal route answers on its own port only: 404 on the public one and through the ingress."""
+    body = {"email": "nobody@example.com", "password": "x"}
+    paths = ["/users-ms/internal/credentials/verify", "/users-ms/%69nternal/credentials/verify"]
+    bases = [(entry.health("users"), {})] + ([entry.api("users")] if entry.kind == "traefik" else [])
+    for base, headers in bases:
+        for path in paths:
+            response = http.post(f"{base}{path}", json=body, headers=headers)
+            assert response.status_code == 404, f"{base}{path}: HTTP {response.status_code}"
+    smoke.record(request, f"404 on {len(bases) * len(paths)} tries")
 
 
 @pytest.mark.component("notifications")

@@ -55,6 +55,9 @@ policy/v1beta1
 {{- define "ms.env" -}}
 {{- $prefix := .Release.Name | upper | replace "-" "_" -}}
 {{ printf "%s_PORT" $prefix }}: "8080"
+{{- if .Values.internalPort.enabled }}
+{{ printf "%s_INTERNAL_PORT" $prefix }}: {{ .Values.internalPort.port | toString | quote }}
+{{- end }}
 {{ printf "%s_LOG_LEVEL" $prefix }}: {{ .Values.logLevel | quote }}
 {{- range $key, $value := .Values.settings }}
 {{ $key }}: {{ $value | toString | quote }}
@@ -83,11 +86,12 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
+{{/* Volumes and mounts of a list of secretMounts entries (the Deployment's, or the Job's with its own). */}}
 {{- define "ms.secretVolumes" -}}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- range .Values.secretMounts }}
+{{- range . }}
 - name: {{ printf "secret-%s" .name }}
   secret:
     secretName: {{ .name }}
@@ -98,7 +102,7 @@ seccompProfile:
 {{- define "ms.secretVolumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-{{- range .Values.secretMounts }}
+{{- range . }}
 - name: {{ printf "secret-%s" .name }}
   mountPath: {{ printf "/var/run/secrets/platform/%s" .name }}
   readOnly: true
@@ -131,11 +135,7 @@ ports:
 {{- join "," $refs -}}
 {{- end -}}
 
-{{/* Traefik rule: the host and API prefix, minus every excluded (internal-only) prefix. */}}
+{{/* Traefik rule: the host and the API prefix (internal routes live on another port, never routed). */}}
 {{- define "ms.ingressRouteMatch" -}}
-{{- $rule := printf "Host(`%s`) && PathPrefix(`%s`)" .Values.ingress.host .Values.apiPrefix -}}
-{{- range .Values.ingress.excludePathPrefixes -}}
-{{- $rule = printf "%s && !PathPrefix(`%s`)" $rule . -}}
-{{- end -}}
-{{- $rule -}}
+{{- printf "Host(`%s`) && PathPrefix(`%s`)" .Values.ingress.host .Values.apiPrefix -}}
 {{- end }}

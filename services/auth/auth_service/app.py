@@ -7,16 +7,17 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from service_common.http import service_app
 from service_common.logs import request_id_var
 from service_common.metrics import service_metrics
+from service_common.text import CredentialEmail, CredentialPassword
 
 from auth_service.keys import KeyStore
 from auth_service.publisher import EventPublisher
@@ -24,6 +25,7 @@ from auth_service.settings import Settings
 
 PREFIX = "/auth-ms"
 VERIFY_PATH = "/users-ms/internal/credentials/verify"
+DEFAULT_ROLE = "user"  # when users-ms names no role: the least privilege
 REGISTRY = service_metrics("auth-ms").registry
 LOGINS = Counter("auth_logins_total", "Successful logins", registry=REGISTRY)
 LOGIN_FAILURES = Counter("auth_login_failures_total", "Logins refused: wrong credentials", registry=REGISTRY)
@@ -32,8 +34,9 @@ log = logging.getLogger("auth")
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    # The same types as users-ms's credential check: what passes here, users-ms does not refuse (no 503).
+    email: CredentialEmail
+    password: CredentialPassword
 
 
 class Token(BaseModel):
@@ -103,7 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
         if user is None:
             LOGIN_FAILURES.inc()
             raise HTTPException(status_code=401, detail="invalid credentials")
-        token = keys.sign(str(user["user_id"]), settings.jwt_issuer, settings.jwt_ttl_seconds, {})
+        claims = {"aud": settings.jwt_audience, "role": str(user.get("role") or DEFAULT_ROLE)}
+        token = keys.sign(str(user["user_id"]), settings.jwt_issuer, settings.jwt_ttl_seconds, claims)
         LOGINS.inc()
         event = {
             "event_id": str(uuid.uuid4()),

@@ -13,11 +13,14 @@ from service_common.settings import WorkerSettings
 class Settings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
 
-    users_url: str = "http://users.apps.svc:8080"
+    # users-ms's internal port (credential check), a Service the ingress never routes to.
+    users_url: str = "http://users-internal.apps.svc:8081"
     users_timeout_seconds: float = Field(10.0, gt=0)
     jwt_keyset_file: Path = Path("/var/run/secrets/platform/auth-jwt-keys/keyset.json")
     jwt_ttl_seconds: int = Field(900, ge=60, le=86400)
     jwt_issuer: str = "auth-ms"
+    # `aud` of every token; the services that check tokens expect exactly this value.
+    jwt_audience: str = Field("platform-api", min_length=1)
     rabbitmq_host: str = "rabbitmq.data.svc"
     rabbitmq_port: int = Field(5672, ge=1, le=65535)
     rabbitmq_vhost: str = "/"

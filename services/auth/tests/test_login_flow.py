@@ -15,39 +15,34 @@ import pytest
 from services.conftest import (
     Service,
     amqp_bind_queue,
+    bearer,
     metric_value,
     new_signing_key,
     object_keys,
     wait_ready,
     write_keyset,
 )
-from tests.fixtures.servers import wait_until
+from tests.fixtures.servers import free_port, wait_until
+
+AUDIENCE = "platform-flow"
 
 
 @pytest.fixture(scope="module")
 def stack(start_service, users_database, vhosts, rabbit_credentials, notifications_env, tmp_path_factory):
     folder = tmp_path_factory.mktemp("auth-flow")
     (folder / "db-password").write_text("unused-with-trust-auth\n")
-    users = start_service(
-        "users_service",
-        {
-            **users_database.env(),
-            "USERS_BCRYPT_ROUNDS": "4",
-            "USERS_DB_PASSWORD_FILE": str(folder / "db-password"),
-        },
-    )
     vhost = vhosts.new("flow")
     bucket = f"flow-{secrets.token_hex(4)}"
-    notifications = start_service("notifications_service", notifications_env(vhost, bucket))
-    wait_ready(notifications.url)  # the queue exists before the first login publishes
     keys = [new_signing_key("old", "RS256"), new_signing_key("new")]
     keyset = write_keyset(folder / "keyset.json", "new", keys)
+    users_internal_port = free_port()  # auth-ms first (the others fetch its JWKS), pointed at users-ms's port
     auth = start_service(
         "auth_service",
         {
-            "AUTH_USERS_URL": users.url,
+            "AUTH_USERS_URL": f"http://127.0.0.1:{users_internal_port}",
             "AUTH_JWT_KEYSET_FILE": str(keyset),
             "AUTH_JWT_ISSUER": "auth-test",
+            "AUTH_JWT_AUDIENCE": AUDIENCE,
             "AUTH_RABBITMQ_HOST": rabbit_credentials["host"],
             "AUTH_RABBITMQ_PORT": rabbit_credentials["port"],
             "AUTH_RABBITMQ_VHOST": vhost,
@@ -55,6 +50,27 @@ def stack(start_service, users_database, vhosts, rabbit_credentials, notificatio
             "AUTH_RABBITMQ_PASSWORD_FILE": rabbit_credentials["password_file"],
         },
     )
+    tokens = {
+        "JWKS_URL": f"{auth.url}/auth-ms/.well-known/jwks.json",
+        "JWT_ISSUER": "auth-test",
+        "JWT_AUDIENCE": AUDIENCE,
+        "JWKS_REFETCH_SECONDS": "0",
+    }
+    users = start_service(
+        "users_service",
+        {
+            **users_database.env(),
+            **{f"USERS_{key}": value for key, value in tokens.items()},
+            "USERS_INTERNAL_PORT": str(users_internal_port),
+            "USERS_BCRYPT_ROUNDS": "4",
+            "USERS_DB_PASSWORD_FILE": str(folder / "db-password"),
+        },
+    )
+    notifications_settings = {f"NOTIFICATIONS_{key}": value for key, value in tokens.items()}
+    notifications = start_service(
+        "notifications_service", {**notifications_env(vhost, bucket), **notifications_settings}
+    )
+    wait_ready(notifications.url)  # the queue exists before the first login publishes
     return {"users": users, "auth": auth, "notifications": notifications, "bucket": bucket, "keyset": keyset}
 
 
@@ -90,8 +106,11 @@ def test_login_token_verifies_and_notification_is_recorded(stack, s3_client) -> 
     assert sorted(key.key_id for key in jwks.keys) == ["new", "old"]
     header = jwt.get_unverified_header(token)
     assert header["kid"] == "new" and header["alg"] == "EdDSA"
-    claims = jwt.decode(token, jwks[header["kid"]].key, algorithms=["EdDSA"], issuer="auth-test")
+    claims = jwt.decode(
+        token, jwks[header["kid"]].key, algorithms=["EdDSA"], issuer="auth-test", audience=AUDIENCE
+    )
     assert claims["sub"] == str(user["id"]) and claims["exp"] > claims["iat"] and len(claims["jti"]) == 36
+    assert claims["aud"] == AUDIENCE and claims["role"] == "user"
 
     prefix = f"users/{user['id']}/"
     deadline = time.monotonic() + 5
@@ -99,9 +118,8 @@ def test_login_token_verifies_and_notification_is_recorded(stack, s3_client) -> 
         time.sleep(0.1)
     keys = object_keys(s3_client, stack["bucket"], prefix)
     assert len(keys) == 1, "no notification object within 5 s"
-    listed = httpx.get(
-        f"{stack['notifications'].url}/notifications-ms/notifications", params={"user_id": user["id"]}
-    ).json()["items"]
+    url = f"{stack['notifications'].url}/notifications-ms/notifications"
+    listed = httpx.get(url, params={"user_id": user["id"]}, headers=bearer(token)).json()["items"]
     assert [f"{prefix}{item['event_id']}.json" for item in listed] == keys
     assert listed[0]["email"] == user["email"] and listed[0]["source_ip"] == "127.0.0.1"
     assert metric_value(auth, "auth_events_published_total") >= 1
@@ -134,8 +152,11 @@ def test_rotated_key_set_keeps_old_tokens_valid(stack) -> None:
     jwks = jwt.PyJWKSet.from_dict(httpx.get(f"{auth}/auth-ms/.well-known/jwks.json").json())
     for token in (old_token, new_token):
         kid = jwt.get_unverified_header(token)["kid"]
-        claims = jwt.decode(token, jwks[kid].key, algorithms=["EdDSA"], issuer="auth-test")
+        claims = jwt.decode(token, jwks[kid].key, algorithms=["EdDSA"], issuer="auth-test", audience=AUDIENCE)
         assert claims["sub"] == str(user["id"])
+        # users-ms fetches the rotated key set on the unknown kid and accepts both tokens
+        own = httpx.get(f"{stack['users'].url}/users-ms/users/{user['id']}", headers=bearer(token))
+        assert own.status_code == 200, own.text
 
 
 def test_login_works_while_rabbitmq_is_gone(stack, start_service, vhosts, rabbit_credentials) -> None:
@@ -144,7 +165,7 @@ def test_login_works_while_rabbitmq_is_gone(stack, start_service, vhosts, rabbit
     auth = start_service(
         "auth_service",
         {
-            "AUTH_USERS_URL": stack["users"].url,
+            "AUTH_USERS_URL": stack["users"].internal_url,
             "AUTH_JWT_KEYSET_FILE": str(stack["keyset"]),
             "AUTH_RABBITMQ_HOST": rabbit_credentials["host"],
             "AUTH_RABBITMQ_PORT": rabbit_credentials["port"],

@@ -1,5 +1,18 @@
 """HTTP plumbing of every service: request id, 64 KiB body limit, per-route metrics, one access-log line
-per request, 422s that never echo the submitted values, and the `/healthz` and `/metrics` routes."""
+per request, 422s that never echo the submitted values, and the `/healthz` and `/metrics` routes.
+
+Three answers are made to match what the OpenAPI documents say (and schemathesis checks):
+- a body that cannot be parsed as JSON is a 422 (`json_invalid`) whatever the reason; FastAPI itself
+  answers a syntax error with 422 but undecodable bytes (not UTF-8), too deep nesting or a too long
+  integer with an undocumented 400;
+- a 405 (an undeclared method, OPTIONS included) lists in `Allow` every method of the path, where
+  Starlette lists only those of the first route whose path matched (GET and POST on `/users` are two
+  routes);
+- a query parameter the route does not declare, or a single-valued one given twice, is a 422 naming it
+  (`StrictQueryRoute`), where FastAPI would ignore the first and use the last: a misspelt filter
+  (`?emial=`) must not silently list everything. Routes without any parameter (FastAPI documents no 422
+  for them) still ignore a query string.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +20,21 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from service_common.logs import request_id_var
 from service_common.metrics import ServiceMetrics, service_metrics
@@ -36,8 +56,10 @@ def service_app(title: str, version: str, lifespan: Lifespan) -> FastAPI:
     """A FastAPI app with the shared middleware, 422 handler, `/healthz` and `/metrics` in place."""
     metrics = service_metrics(title)
     app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.router.route_class = StrictQueryRoute
     app.add_middleware(HttpMiddleware, metrics=metrics)
     app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -58,6 +80,90 @@ async def validation_error_response(_: Request, exc: Exception) -> JSONResponse:
         for err in errors
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
+UNPARSEABLE_BODY = {"loc": ["body"], "msg": "request body is not parseable JSON", "type": "json_invalid"}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at the request's path, sorted."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an HTTPException, except for the two cases in the module's docstring."""
+    if not isinstance(exc, StarletteHTTPException):
+        raise TypeError(f"not an HTTPException: {type(exc).__name__}")
+    # FastAPI raises its body-parsing 400 with this detail, from what json.loads raised (UnicodeDecodeError,
+    # ValueError for an integer of too many digits, RecursionError); tests pin it for FastAPI upgrades.
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR and exc.__cause__ is not None:
+        return JSONResponse({"detail": [UNPARSEABLE_BODY]}, status_code=422)
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        exc = StarletteHTTPException(405, exc.detail, headers)
+    return await http_exception_handler(request, exc)
+
+
+def _takes_several(annotation: object) -> bool:
+    """Whether a query parameter of this type may be repeated (`?tag=a&tag=b` for a list)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_several(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return any(_takes_several(arg) for arg in get_args(annotation))
+    kind = origin if isinstance(origin, type) else annotation
+    return (
+        isinstance(kind, type) and issubclass(kind, Sequence | set | frozenset) and kind not in (str, bytes)
+    )
+
+
+def _query_parameters(dependant: Dependant) -> dict[str, bool]:
+    """Name of every query parameter of a route (its dependencies' included) -> whether it may repeat."""
+    found: dict[str, bool] = {}
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        found.update(
+            {field.alias: _takes_several(field.field_info.annotation) for field in current.query_params}
+        )
+        pending.extend(current.dependencies)
+    return found
+
+
+def _query_problems(request: Request, declared: dict[str, bool]) -> list[dict[str, Any]]:
+    problems: list[dict[str, Any]] = []
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in declared:
+            problems.append(
+                {"loc": ["query", name], "msg": "unknown query parameter", "type": "extra_forbidden"}
+            )
+        elif not declared[name] and len(request.query_params.getlist(name)) > 1:
+            problems.append({"loc": ["query", name], "msg": "given more than once", "type": "repeated"})
+    return problems
+
+
+class StrictQueryRoute(APIRoute):
+    """An APIRoute that refuses undeclared and repeated single-valued query parameters (module docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not (get_flat_params(self.dependant) or self.body_field):
+            return handler
+        declared = _query_parameters(self.dependant)
+
+        async def strict_handler(request: Request) -> Response:
+            problems = _query_problems(request, declared)
+            if problems:
+                return JSONResponse({"detail": problems}, status_code=422)
+            return await handler(request)
+
+        return strict_handler
 
 
 async def _send_plain(send: Send, status: int, detail: str, request_id: str) -> None:

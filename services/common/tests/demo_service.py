@@ -1,4 +1,5 @@
-"""A minimal service on the shared start-up, for test_common_server.py (`python -m demo_service`)."""
+"""A minimal service on the shared start-up, for test_common_server.py and test_common_tokens.py
+(`python -m demo_service`)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 from service_common.http import service_app
 from service_common.server import serve
-from service_common.settings import ServiceSettings
+from service_common.tokens import Caller, TokenSettings, TokenVerifier, protect
 
 log = logging.getLogger("demo")
 
 
-class Settings(ServiceSettings):
+class Settings(TokenSettings):
     model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore")
 
     token_file: Path | None = None
@@ -35,6 +36,11 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("lifespan shutdown")
 
     app = service_app("demo-ms", "0.0.1", lifespan)
+    protect(app, TokenVerifier.from_settings(settings))
+
+    @app.get("/whoami")
+    def whoami(who: Caller) -> dict[str, str]:
+        return {"subject": who.subject, "role": who.role}
 
     @app.get("/slow")
     async def slow() -> dict[str, str]:

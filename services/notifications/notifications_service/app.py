@@ -1,4 +1,5 @@
-"""notifications-ms: the login-event consumer plus a read API over the sent notifications."""
+"""notifications-ms: the login-event consumer plus a read API over the sent notifications (bearer tokens:
+a user reads their own, an admin anyone's)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from service_common.http import service_app
+from service_common.text import storable
+from service_common.tokens import AUTH_RESPONSES, Caller, TokenVerifier, protect, require_self_or_admin
 
 from notifications_service.consumer import Consumer
 from notifications_service.settings import Settings
@@ -57,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         await consumer.stop(settings.shutdown_grace_seconds)
 
     app = service_app("notifications-ms", "0.1.0", lifespan)
+    protect(app, TokenVerifier.from_settings(settings))
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
@@ -70,11 +74,15 @@ def create_app(settings: Settings) -> FastAPI:
             {"status": "ready" if ready else "unavailable", **state}, status_code=200 if ready else 503
         )
 
-    @app.get(f"{PREFIX}/notifications", response_model=NotificationList, responses={503: {}})
+    @app.get(
+        f"{PREFIX}/notifications", response_model=NotificationList, responses={**AUTH_RESPONSES, 503: {}}
+    )
     async def list_notifications(
-        user_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+        who: Caller,
+        user_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$"), AfterValidator(storable)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> Any:
+        require_self_or_admin(who, user_id)  # a user reads their own notifications; an admin anyone's
         try:
             items = await asyncio.to_thread(store.list_for_user, user_id, limit)
         except Exception as exc:  # the store is away: say so instead of a 500

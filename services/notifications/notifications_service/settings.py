@@ -6,12 +6,12 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from service_common.settings import ServiceSettings
+from service_common.tokens import TokenSettings
 
 SECRETS = Path("/var/run/secrets/platform")
 
 
-class Settings(ServiceSettings):
+class Settings(TokenSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
 
     rabbitmq_host: str = "rabbitmq.data.svc"

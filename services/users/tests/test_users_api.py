@@ -1,4 +1,5 @@
-"""users-ms against the machine's real PostgreSQL (a throw-away database per session), in-process."""
+"""users-ms against the machine's real PostgreSQL (a throw-away database per session), in-process; the
+requests carry an admin token from the test issuer (authorization itself: test_users_auth.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from users_service.app import create_app
-from users_service.settings import Settings
+
+from services.conftest import bearer
 
 
 @pytest.fixture(scope="module")
-def client(users_database) -> Iterator[TestClient]:
-    settings = Settings(
-        db_host=users_database.host,
-        db_port=users_database.port,
-        db_name=users_database.name,
-        db_user=users_database.user,
-        bcrypt_rounds=4,
-    )
-    with TestClient(create_app(settings)) as test_client:
+def client(users_apps, token_issuer) -> Iterator[TestClient]:
+    with TestClient(users_apps[0], headers=bearer(token_issuer.token("0", role="admin"))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def internal(users_apps, client) -> Iterator[TestClient]:
+    """The internal port's app (credential check); the public client keeps the shared pool open."""
+    with TestClient(users_apps[0].extra[users_apps[1]]) as test_client:
         yield test_client
 
 
@@ -67,24 +68,28 @@ def test_filters_and_pagination(client: TestClient) -> None:
     assert [u["id"] for u in by_email["items"]] == [ids[0]]
 
 
-def test_credentials_verify_never_returns_the_hash(client: TestClient) -> None:
+def test_credentials_verify_never_returns_the_hash(client: TestClient, internal: TestClient) -> None:
     body = new_user()
     user = client.post("/users-ms/users", json=body).json()
     verify = "/users-ms/internal/credentials/verify"
-    ok = client.post(verify, json={"email": body["email"], "password": body["password"]})
-    assert ok.status_code == 200 and ok.json() == {"user_id": user["id"], "email": body["email"]}
-    wrong = client.post(verify, json={"email": body["email"], "password": "nope-nope"})
-    unknown = client.post(verify, json={"email": "nobody@example.org", "password": body["password"]})
+    ok = internal.post(verify, json={"email": body["email"], "password": body["password"]})
+    assert ok.status_code == 200 and ok.json() == {
+        "user_id": user["id"],
+        "email": body["email"],
+        "role": "user",
+    }
+    wrong = internal.post(verify, json={"email": body["email"], "password": "nope-nope"})
+    unknown = internal.post(verify, json={"email": "nobody@example.org", "password": body["password"]})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
 
-def test_password_change_through_put(client: TestClient) -> None:
+def test_password_change_through_put(client: TestClient, internal: TestClient) -> None:
     body = new_user()
     user = client.post("/users-ms/users", json=body).json()
     client.put(f"/users-ms/users/{user['id']}", json={**body, "password": "a new secret"})
     check = {"email": body["email"], "password": "a new secret"}
-    assert client.post("/users-ms/internal/credentials/verify", json=check).status_code == 200
+    assert internal.post("/users-ms/internal/credentials/verify", json=check).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -39,11 +39,12 @@ def test_users_migrate_applies_each_version_once(empty_database, users_database,
     env = {**users_database.env(), "USERS_DB_NAME": empty_database}
     first = run_migrate(env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert json.loads(first.stdout.splitlines()[-1])["applied"] == ["0001_create_users", "0002_name_indexes"]
+    applied = json.loads(first.stdout.splitlines()[-1])["applied"]
+    assert applied == ["0001_create_users", "0002_name_indexes", "0003_user_role", "0004_canonical_emails"]
     second = run_migrate(env)
     assert second.returncode == 0 and json.loads(second.stdout.splitlines()[-1])["applied"] == []
     with psycopg.connect(psycopg.conninfo.make_conninfo(postgres_dsn, dbname=empty_database)) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (4,)
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
 

@@ -1,4 +1,5 @@
-"""users-ms: users CRUD on PostgreSQL plus the internal credential check used by auth-ms."""
+"""users-ms: users CRUD on PostgreSQL (public port, bearer tokens) plus the credential check used by
+auth-ms, served only on the internal port (USERS_INTERNAL_PORT; see service_common.server.PortApps)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,30 @@ from fastapi.responses import JSONResponse
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 from service_common.http import service_app
+from service_common.server import PortApps
+from service_common.settings import SettingsError
+from service_common.tokens import (
+    AUTH_RESPONSES,
+    Caller,
+    TokenVerifier,
+    protect,
+    require_admin,
+    require_self_or_admin,
+)
 
 from users_service import repository
-from users_service.models import CredentialsCheck, User, UserCreate, UserPage, UserUpdate, VerifiedUser
+from users_service.models import (
+    CredentialsCheck,
+    EmailFilter,
+    NameFilter,
+    Offset,
+    User,
+    UserCreate,
+    UserId,
+    UserPage,
+    UserUpdate,
+    VerifiedUser,
+)
 from users_service.passwords import Hasher
 from users_service.settings import Settings
 
@@ -31,7 +53,10 @@ def _problem(status: int, detail: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> PortApps:
+    """The public API on USERS_PORT and the internal credential check on USERS_INTERNAL_PORT."""
+    if settings.internal_port == settings.port:
+        raise SettingsError("USERS_INTERNAL_PORT: must differ from USERS_PORT")
     pool = ConnectionPool(
         settings.conninfo(), min_size=1, max_size=settings.db_pool_size, open=False, timeout=5, name="users"
     )
@@ -44,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         pool.close()
 
     app = service_app("users-ms", "0.1.0", lifespan)
+    protect(app, TokenVerifier.from_settings(settings))
 
     @contextmanager
     def connection() -> Iterator[psycopg.Connection[Any]]:
@@ -58,14 +84,15 @@ def create_app(settings: Settings) -> FastAPI:
         log.error("database unavailable", extra={"fields": {"error": str(exc)}})
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
-    @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
         try:
             with pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1 FROM users LIMIT 0")  # also proves the schema is migrated
+                conn.execute("SELECT role FROM users LIMIT 0")  # also proves the schema is migrated
         except (PoolTimeout, psycopg.Error) as exc:
             return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+    app.get("/readyz", include_in_schema=False)(readyz)
 
     @app.post(f"{PREFIX}/users", status_code=201, response_model=User, responses={409: {}, 422: {}})
     def create_user(body: UserCreate) -> dict[str, Any]:
@@ -76,30 +103,36 @@ def create_app(settings: Settings) -> FastAPI:
         except errors.UniqueViolation:
             raise _problem(409, "email already registered") from None
 
-    @app.get(f"{PREFIX}/users/{{user_id}}", response_model=User, responses={404: {}})
-    def get_user(user_id: int) -> dict[str, Any]:
+    @app.get(f"{PREFIX}/users/{{user_id}}", response_model=User, responses={**AUTH_RESPONSES, 404: {}})
+    def get_user(user_id: UserId, who: Caller) -> dict[str, Any]:
+        require_self_or_admin(who, user_id)
         with connection() as conn:
             row = repository.get(conn, user_id)
         if row is None:
             raise _problem(404, "user not found")
         return row
 
-    @app.get(f"{PREFIX}/users", response_model=UserPage)
+    @app.get(f"{PREFIX}/users", response_model=UserPage, responses=AUTH_RESPONSES)
     def list_users(
-        email: str | None = None,
-        name: str | None = None,
-        surname: str | None = None,
+        who: Caller,
+        email: EmailFilter = None,
+        name: NameFilter = None,
+        surname: NameFilter = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
+        require_admin(who)
         with connection() as conn:
             rows, total = repository.search(
                 conn, email=email, name=name, surname=surname, limit=limit, offset=offset
             )
         return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
-    @app.put(f"{PREFIX}/users/{{user_id}}", response_model=User, responses={404: {}, 409: {}})
-    def update_user(user_id: int, body: UserUpdate) -> dict[str, Any]:
+    @app.put(
+        f"{PREFIX}/users/{{user_id}}", response_model=User, responses={**AUTH_RESPONSES, 404: {}, 409: {}}
+    )
+    def update_user(user_id: UserId, body: UserUpdate, who: Caller) -> dict[str, Any]:
+        require_self_or_admin(who, user_id)
         password_hash = hasher.hash(body.password) if body.password else None
         try:
             with connection() as conn:
@@ -110,21 +143,31 @@ def create_app(settings: Settings) -> FastAPI:
             raise _problem(404, "user not found")
         return row
 
-    @app.delete(f"{PREFIX}/users/{{user_id}}", status_code=204, responses={404: {}})
-    def delete_user(user_id: int) -> Response:
+    @app.delete(f"{PREFIX}/users/{{user_id}}", status_code=204, responses={**AUTH_RESPONSES, 404: {}})
+    def delete_user(user_id: UserId, who: Caller) -> Response:
+        require_self_or_admin(who, user_id)
         with connection() as conn:
             deleted = repository.delete(conn, user_id)
         if not deleted:
             raise _problem(404, "user not found")
         return Response(status_code=204)
 
-    @app.post(f"{PREFIX}/internal/credentials/verify", response_model=VerifiedUser, responses={401: {}})
+    internal = service_app("users-ms", "0.1.0", _no_lifespan)  # same metrics registry as the public app
+    internal.add_exception_handler(DatabaseUnavailable, _db_down)
+    internal.get("/readyz", include_in_schema=False)(readyz)
+
+    @internal.post(f"{PREFIX}/internal/credentials/verify", response_model=VerifiedUser, responses={401: {}})
     def verify_credentials(body: CredentialsCheck) -> dict[str, Any]:
-        """For auth-ms only (NetworkPolicy): the hash never leaves this service."""
+        """For auth-ms only (internal port, NetworkPolicy): the hash never leaves this service."""
         with connection() as conn:
             found = repository.credentials(conn, body.email)
         if not hasher.check(body.password, found[2] if found else None) or found is None:
             raise _problem(401, "invalid credentials")
-        return {"user_id": found[0], "email": found[1]}
+        return {"user_id": found[0], "email": found[1], "role": found[3]}
 
-    return app
+    return PortApps(app, {settings.internal_port: internal})
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield  # the public app's lifespan opens and closes the shared pool

@@ -1,11 +1,21 @@
-"""Request and response bodies of users-ms."""
+"""Request and response bodies of users-ms, and the bounds of its path and query parameters."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from service_common.text import (
+    CanonicalEmail,
+    CredentialEmail,
+    CredentialPassword,
+    canonical_email,
+    canonical_email_input,
+    storable,
+    within_email_limits,
+)
 
 BCRYPT_MAX_BYTES = 72  # bcrypt ignores (bcrypt 5 rejects) anything longer
 
@@ -16,9 +26,25 @@ def _bcrypt_sized(value: str) -> str:
     return value
 
 
-Password = Annotated[str, Field(min_length=8), AfterValidator(_bcrypt_sized)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
+PG_BIGINT_MAX = 2**63 - 1  # users.id is a BIGINT; a larger id or offset is a 422, not a database error
+
+Password = Annotated[str, Field(min_length=8), AfterValidator(storable), AfterValidator(_bcrypt_sized)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(storable)]
+# Canonical before the syntax check (a full-width address is checked in its plain form) and again after
+# it, as email-validator turns an IDNA (`xn--`) domain into Unicode. Stored and compared in this form.
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(canonical_email_input),
+    Field(max_length=254),
+    AfterValidator(canonical_email),
+    AfterValidator(within_email_limits),
+]
+
+# Route parameters. A filter longer than any stored value cannot match, so it is refused like one.
+UserId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX)]
+Offset = Annotated[int, Query(ge=0, le=PG_BIGINT_MAX)]
+EmailFilter = Annotated[CanonicalEmail | None, Query()]
+NameFilter = Annotated[Annotated[str, Field(max_length=100), AfterValidator(storable)] | None, Query()]
 
 
 class UserCreate(BaseModel):
@@ -57,10 +83,11 @@ class UserPage(BaseModel):
 
 class CredentialsCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    email: CredentialEmail
+    password: CredentialPassword
 
 
 class VerifiedUser(BaseModel):
     user_id: int
     email: str
+    role: str

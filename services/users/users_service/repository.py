@@ -6,6 +6,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
+from service_common.text import canonical_email
 
 SELECT_USERS = "SELECT id, name, surname, email, created_at, updated_at FROM users"
 
@@ -35,7 +36,7 @@ def _filters(email: str | None, name: str | None, surname: str | None) -> tuple[
     params: list[str] = []
     if email:
         clauses.append(sql.SQL("email = %s"))
-        params.append(email.lower())
+        params.append(canonical_email(email))  # the stored form (idempotent: callers pass it already)
     for column, value in (("name", name), ("surname", surname)):
         if value:
             clauses.append(sql.SQL("lower({}) = lower(%s)").format(sql.Identifier(column)))
@@ -81,7 +82,8 @@ def delete(conn: Connection[Any], user_id: int) -> bool:
     return cur.rowcount == 1
 
 
-def credentials(conn: Connection[Any], email: str) -> tuple[int, str, str] | None:
-    query = "SELECT id, email, password_hash FROM users WHERE email = %s"
-    row = conn.execute(query, (email.lower(),)).fetchone()
-    return (int(row[0]), str(row[1]), str(row[2])) if row else None
+def credentials(conn: Connection[Any], email: str) -> tuple[int, str, str, str] | None:
+    """(id, email, password hash, role) of the account with this e-mail."""
+    query = "SELECT id, email, password_hash, role FROM users WHERE email = %s"
+    row = conn.execute(query, (canonical_email(email),)).fetchone()
+    return (int(row[0]), str(row[1]), str(row[2]), str(row[3])) if row else None

@@ -151,12 +151,16 @@ def kind_nodes(cluster: str) -> list[str]:
     return nodes
 
 
-def containerd_name(ref: str) -> str:
-    """The name containerd gives a Docker reference (`platform/users:1` -> `docker.io/platform/users:1`)."""
+def same_image(listed: str, ref: str) -> bool:
+    """Whether a name in a kind node's containerd is the Docker reference `ref`: containerd stores short
+    references under the default registry's domain (and `library/` for one-part names), so `platform/
+    users:1` is listed as `<default registry domain>/platform/users:1`."""
     first = ref.split("/", 1)[0]
-    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
-        return ref
-    return f"docker.io/{ref}" if "/" in ref else f"docker.io/library/{ref}"
+    if listed == ref or ("/" in ref and ("." in first or ":" in first or first == "localhost")):
+        return listed == ref
+    short = ref if "/" in ref else f"library/{ref}"
+    domain, _, rest = listed.partition("/")
+    return rest == short and ("." in domain or ":" in domain)
 
 
 def load_into_kind(image: ServiceImage, nodes: list[str]) -> list[str]:
@@ -164,11 +168,9 @@ def load_into_kind(image: ServiceImage, nodes: list[str]) -> list[str]:
     loaded = []
     saved: bytes | None = None
     for node in nodes:
-        name = containerd_name(image.ref)
-        check = _docker(
-            "exec", node, "ctr", "--namespace=k8s.io", "images", "list", "-q", f"name=={name}", timeout=60
-        )
-        if check.returncode == 0 and check.stdout.strip():
+        check = _docker("exec", node, "ctr", "--namespace=k8s.io", "images", "list", "-q", timeout=60)
+        listed = check.stdout.decode(errors="replace").split() if check.returncode == 0 else []
+        if any(same_image(name, image.ref) for name in listed):
             continue
         if saved is None:
             dump = _docker("save", image.ref)

@@ -34,7 +34,7 @@ def aws_mirror() -> Path:
     if mirror is None:
         pytest.fail(
             "no Terraform provider mirror with hashicorp/aws found: set TF_PROVIDER_MIRROR to the folder "
-            "that contains registry.terraform.io/"
+            "that contains <registry host>/hashicorp/aws"
         )
     return mirror
 

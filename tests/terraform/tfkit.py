@@ -63,18 +63,23 @@ def _walk_dirs(top: Path, depth: int) -> Iterator[Path]:
 
 @cache
 def provider_mirror() -> Path | None:
-    """The filesystem provider mirror: TF_PROVIDER_MIRROR, else a scan of / for registry.terraform.io."""
+    """The filesystem provider mirror (`<mirror>/<registry host>/hashicorp/aws/...`): TF_PROVIDER_MIRROR,
+    else a scan of / for a registry host folder (a name with a dot) holding hashicorp/aws."""
     override = os.environ.get("TF_PROVIDER_MIRROR")
     if override:
         path = Path(override)
-        return path if _has_aws(path / "registry.terraform.io") else None
+        return path if path.is_dir() and any(_is_host_with_aws(d) for d in path.iterdir()) else None
     for top in sorted(Path("/").iterdir()):
         if top.name in _SKIP_TOP or top.is_symlink() or not top.is_dir():
             continue
         for folder in _walk_dirs(top, 4):
-            if folder.name == "registry.terraform.io" and _has_aws(folder):
+            if _is_host_with_aws(folder):
                 return folder.parent
     return None
+
+
+def _is_host_with_aws(folder: Path) -> bool:
+    return "." in folder.name and folder.is_dir() and _has_aws(folder)
 
 
 def terraform_env(workdir: Path, mirror: Path | None = None) -> dict[str, str]:

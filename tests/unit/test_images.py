@@ -66,16 +66,27 @@ def test_registry_prefix():
 
 
 @pytest.mark.parametrize(
-    ("ref", "name"),
+    ("listed", "ref", "same"),
     [
-        ("platform/users:1", "docker.io/platform/users:1"),
-        ("busybox:1.35", "docker.io/library/busybox:1.35"),
+        ("example.org/platform/users:1", "platform/users:1", True),  # a short name, under the default domain
+        ("example.org/library/busybox:1.35", "busybox:1.35", True),
+        ("example.org/platform/users:2", "platform/users:1", False),
+        ("example.org/other/users:1", "platform/users:1", False),
+        ("platform/users:1", "platform/users:1", True),
         (
             "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
             "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
+            True,
         ),
-        ("localhost:5000/x:1", "localhost:5000/x:1"),
+        (
+            "example.org/123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
+            "123.dkr.ecr.eu-west-1.amazonaws.com/platform/users:1",
+            False,
+        ),
+        ("localhost:5000/x:1", "localhost:5000/x:1", True),
+        ("example.org/localhost:5000/x:1", "localhost:5000/x:1", False),
     ],
 )
-def test_containerd_names(ref, name):
-    assert images.containerd_name(ref) == name
+def test_kind_node_image_names(listed, ref, same):
+    """containerd lists short Docker references under the default registry's domain."""
+    assert images.same_image(listed, ref) is same

@@ -229,8 +229,14 @@ def test_an_interruption_after_the_first_file_leaves_the_set_all_old_or_all_new(
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    with pytest.raises(KeyboardInterrupt):
-        _generate(seeded, smap, releases, root, "new-2")
+    # Ctrl-C's usual handler, whatever this process inherited (a shell starts background jobs with SIGINT
+    # ignored, and then no KeyboardInterrupt would ever come).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _generate(seeded, smap, releases, root, "new-2")
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     monkeypatch.setattr(os, "fsync", real_fsync)
     monkeypatch.setattr(os, "replace", real_replace)
     expected = "old-1" if when == "error while writing" else "new-2"

@@ -5,8 +5,10 @@ No timing is asserted here: the benchmarks are replaced by fixed rows or tiny sc
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from platformctl import cli
@@ -185,6 +187,24 @@ def test_a_failed_script_is_one_miss_row(code: str, error: str) -> None:
 def test_a_script_over_its_time_is_stopped_and_a_miss() -> None:
     [result] = bench.run_script("slow", ["-c", "import time; time.sleep(60)"], timeout=1)
     assert (result.error, result.verdict) == ("timed out after 1s", "MISS")
+
+
+def test_a_script_over_its_time_gets_ctrl_c_even_from_a_background_job(tmp_path: Path) -> None:
+    """A shell starts background jobs with SIGINT ignored and children inherit that: the stopped script
+    must still get its KeyboardInterrupt (to clean up its servers), not wait for the SIGKILL 30 s later."""
+    marker = tmp_path / "cleaned-up"
+    script = (
+        "import sys, time\n"
+        "try:\n    time.sleep(60)\n"
+        f"except KeyboardInterrupt:\n    open({str(marker)!r}, 'w').close()\n    sys.exit(1)\n"
+    )
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        [result] = bench.run_script("slow", ["-c", script], timeout=1)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    assert result.error == "timed out after 1s"
+    assert marker.exists()
 
 
 def test_the_scripts_take_json() -> None:

@@ -153,7 +153,9 @@ def run_script(name: str, argv: list[str], timeout: float = SCRIPT_TIMEOUT) -> l
     """Run `python ARGV --json FILE` from the repository root; its output goes straight to the terminal."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "rows.json"
-        proc = subprocess.Popen([sys.executable, *argv, "--json", str(out)], cwd=repo_root())
+        proc = subprocess.Popen(
+            [sys.executable, *argv, "--json", str(out)], cwd=repo_root(), preexec_fn=_default_sigint
+        )
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -169,6 +171,12 @@ def run_script(name: str, argv: list[str], timeout: float = SCRIPT_TIMEOUT) -> l
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             return [Row.failed(name, f"no valid figures written ({type(exc).__name__})")]
         return rows or [Row.failed(name, "no figures written")]
+
+
+def _default_sigint() -> None:
+    """In the benchmark child: Ctrl-C's default disposition, even when bench runs as a background job
+    (which starts with SIGINT ignored), so that `_interrupt` lets it clean up instead of waiting for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt(proc: subprocess.Popen[bytes], signal_first: bool = True) -> None:

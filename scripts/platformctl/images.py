@@ -77,7 +77,7 @@ def content_digest(services: Path, name: str, base_image: str) -> str:
 def planned(root: Path, pins: Versions, registry: str | None = None) -> list[ServiceImage]:
     """The three service images with their content tags (registry host prefixed when given)."""
     base = pins.images["python-base"]
-    base_ref = f"{base.repository}:{base.tag}"
+    base_ref = base.reference  # by digest too, so a re-pushed tag cannot change what is built
     services = root / "services"
     out = []
     for name in SERVICES:

@@ -32,7 +32,8 @@ def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
             generated = False
     image = versions.load().images.get(release.name)
     if not generated and image:
-        args += ["--set-string", f"image.repository={image.repository},image.tag={image.tag}"]
+        pin = f"image.repository={image.repository},image.tag={image.tag}"
+        args += ["--set-string", pin + (f",image.digest={image.digest}" if image.digest else "")]
     return args, generated
 
 

@@ -2,7 +2,7 @@
 
 Generated data per release (docs/architecture.md): `secretChecksum` (sha256 over the consumed Secrets' data
 and Vault versions; a digest, never a value) and, for releases of own charts with an image pinned in
-versions.yaml, `image: {repository, tag}`.
+versions.yaml, `image: {repository, tag[, digest]}`.
 """
 
 from __future__ import annotations
@@ -95,12 +95,16 @@ def secret_checksum(secret_map: SecretMap, names: list[str], entries: dict[str, 
     return digest.hexdigest()
 
 
-Images = dict[str, dict[str, str]]  # release name -> {repository, tag} from versions.yaml `images:`
+Images = dict[str, dict[str, str]]  # release -> {repository, tag[, digest]} from versions.yaml `images:`
 
 
 def pinned_images(pins: Versions) -> Images:
-    """Own-image pins (versions.yaml `images:`) as plain dicts for the generated values."""
-    return {name: image.model_dump() for name, image in pins.images.items()}
+    """Image pins (versions.yaml `images:`) as plain dicts for the generated values; `digest` only where
+    versions.yaml has one."""
+    return {
+        name: image.model_dump(include={"repository", "tag", "digest"}, exclude_none=True)
+        for name, image in pins.images.items()
+    }
 
 
 def generated(
@@ -118,7 +122,7 @@ def generated(
         )
     image = images.get(release.name)
     if release.chart_path and image and not pinned_by_user:
-        data["image"] = {"repository": image["repository"], "tag": image["tag"]}
+        data["image"] = {key: image[key] for key in ("repository", "tag", "digest") if image.get(key)}
     return data
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from platformctl.errors import ConfigError
 from platformctl.paths import versions_file
@@ -72,9 +72,30 @@ class UpstreamChart(_Strict):
     version: Version
 
 
+def _digest(value: str) -> str:
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+        raise ValueError("digest must be sha256: and 64 lowercase hex digits")
+    return value
+
+
 class Image(_Strict):
     repository: str
     tag: Pin
+    # The manifest digest as the image's publisher states it; pulled as repository:tag@digest. Upstream
+    # images without one say why in `digest_note` (tests/unit/test_foundation_versions.py).
+    digest: Annotated[str, AfterValidator(_digest)] | None = None
+    digest_note: str | None = None
+
+    @model_validator(mode="after")
+    def _digest_or_note(self) -> Image:
+        if self.digest and self.digest_note:
+            raise ValueError("give a digest or a digest_note saying why there is none, not both")
+        return self
+
+    @property
+    def reference(self) -> str:
+        """repository:tag, with @digest when pinned by digest too."""
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
 class Versions(_Strict):

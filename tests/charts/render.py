@@ -82,7 +82,10 @@ def image_args(rel: Release) -> list[str]:
     if rel.image is None:
         return []
     image = versions()["images"][rel.image]
-    return ["--set-string", f"image.repository={image['repository']},image.tag={image['tag']}"]
+    pin = f"image.repository={image['repository']},image.tag={image['tag']}"
+    if image.get("digest"):  # the publisher's digest, where versions.yaml has one
+        pin += f",image.digest={image['digest']}"
+    return ["--set-string", pin]
 
 
 def helm_args(

@@ -54,6 +54,7 @@ def test_every_alert_has_a_firing_test(rules_dir):
         "MinioDriveOffline",
         "PersistentVolumeAlmostFull",
         "PodCrashLooping",
+        "LoginAttemptsLimited",
     }
     assert alerts == expected
 

@@ -95,6 +95,22 @@ def accepted() -> set[Finding]:
     return {(e["tool"], e["id"], rel) for e in entries for rel in e["releases"]}
 
 
+def test_digest_acceptance_is_only_for_images_without_a_digest():
+    """CKV_K8S_43 (image not pinned by digest) is accepted exactly for the releases whose image is built
+    here or has no digest in versions.yaml (which then says why in `digest_note`)."""
+    entry = next(e for e in yaml.safe_load(ACCEPTED.read_text())["accepted"] if e["id"] == "CKV_K8S_43")
+    images = render.versions()["images"]
+    expected = set()
+    for rel in render.RELEASES:
+        if rel.image is None:
+            continue
+        pin = images[rel.image]
+        built_here = (render.REPO / "services" / rel.image / "Dockerfile").is_file()
+        if built_here or not pin.get("digest"):
+            expected.add(rel.name)
+    assert set(entry["releases"]) == expected
+
+
 def test_no_unaccepted_findings(findings):
     unexpected = sorted(findings - accepted())
     assert not unexpected, "\n".join(map(str, unexpected))

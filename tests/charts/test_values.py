@@ -114,6 +114,7 @@ def test_service_settings_match_the_contract(rendered):
             "AUTH_RABBITMQ_VHOST",
             "AUTH_RABBITMQ_USERNAME_FILE",
             "AUTH_RABBITMQ_PASSWORD_FILE",
+            "AUTH_TRUSTED_PROXIES",
         },
         "notifications": {
             f"NOTIFICATIONS_{k}"
@@ -142,3 +143,7 @@ def test_service_settings_match_the_contract(rendered):
         assert set(cm["data"]) == keys | {f"{prefix}_PORT", f"{prefix}_LOG_LEVEL"}, rel
     auth = next(o for o in rendered[("auth", "dev")] if o["kind"] == "ConfigMap")["data"]
     assert auth["AUTH_USERS_URL"] == "http://users-internal.apps.svc.cluster.local:8081"
+    # the ingress's pod network is a trusted proxy for the login limits (kind's pods; the VPC on EKS)
+    assert auth["AUTH_TRUSTED_PROXIES"] == "10.244.0.0/16"
+    prod = next(o for o in rendered[("auth", "prod")] if o["kind"] == "ConfigMap")["data"]
+    assert prod["AUTH_TRUSTED_PROXIES"] == "10.40.0.0/16"

@@ -60,7 +60,9 @@ def test_every_action_is_pinned_by_a_full_version_tag(workflow):
 
 def test_no_version_of_versions_yaml_is_repeated():
     pins = _versions(yaml.safe_load((REPO / "versions.yaml").read_text()), set())
-    assert "1.32.3" in pins and "kindest/node:v1.33.1" in pins  # the walk finds nested pins
+    node_image = yaml.safe_load((REPO / "versions.yaml").read_text())["kubernetes"]["kind_node_image"]
+    assert "1.32.3" in pins and node_image in pins  # the walk finds nested pins
+    assert node_image.startswith("kindest/node:v1.33.1@sha256:")  # pinned by tag and digest
     text = WORKFLOW.read_text()
     repeated = sorted(p for p in pins if re.search(rf"(?<![\w.]){re.escape(p)}(?![\w.])", text))
     assert not repeated, f"read these from versions.yaml instead: {repeated}"

@@ -62,6 +62,8 @@ def _mutated(path: list[str], value: object) -> str:
         (["kubernetes", "validate"], ["1.29.0", "stable"], "kubernetes.validate.1"),
         (["tools", "helm", "wheel_sha256"], "abc", "tools.helm.wheel_sha256"),
         (["tools", "helm", "colour"], "blue", "tools.helm.colour"),
+        (["images", "python-base", "digest"], "sha256:abc", "images.python-base.digest"),
+        (["images", "postgresql", "digest"], "md5:" + "0" * 32, "images.postgresql.digest"),
     ],
 )
 def test_bad_pins_are_rejected_naming_the_key(path: list[str], value: object, named: str) -> None:
@@ -90,7 +92,8 @@ MIRRORS = {
 def _mirrored(rel: str, pin: str, loaded: versions.Versions) -> bool:
     for pattern, key in MIRRORS.items():
         section, name = key.split(".", 1)
-        if fnmatch.fnmatch(rel, pattern) and getattr(loaded, section)[name].tag == pin:
+        image = getattr(loaded, section)[name]
+        if fnmatch.fnmatch(rel, pattern) and pin in (image.tag, image.digest):
             return True
     return False
 
@@ -101,6 +104,7 @@ def test_versions_are_not_repeated_outside_versions_yaml() -> None:
     pins = {t.package_version for t in loaded.tools.values() if t.package_version}
     pins |= {c.version for c in loaded.charts.values()}
     pins |= {i.tag for i in loaded.images.values() if len(i.tag) > 6}
+    pins |= {i.digest for i in loaded.images.values() if i.digest}
     offenders = []
     for path in _repository_files():
         rel = path.relative_to(REPO).as_posix()
@@ -113,3 +117,50 @@ def test_versions_are_not_repeated_outside_versions_yaml() -> None:
             if re.search(rf"(?<![\w.]){re.escape(pin)}(?![\w.])", text) and not _mirrored(rel, pin, loaded)
         ]
     assert not offenders, "versions repeated outside versions.yaml: " + ", ".join(offenders)
+
+
+def _built_here(name: str) -> bool:
+    return (REPO / "services" / name / "Dockerfile").is_file()
+
+
+def test_upstream_images_have_a_digest_or_say_why_not() -> None:
+    """Images built here have neither (their tags are content tags); every other image is pinned by the
+    publisher's digest too, or its `digest_note` says why that could not be established."""
+    loaded = versions.load()
+    for name, image in loaded.images.items():
+        if _built_here(name):
+            assert image.digest is None and image.digest_note is None, name
+        else:
+            assert image.digest or (image.digest_note and len(image.digest_note) > 40), name
+    assert loaded.images["postgresql"].reference == "postgres:16.10-bookworm"
+    pinned = loaded.images["postgresql"].model_copy(update={"digest": "sha256:" + "0" * 64})
+    assert pinned.reference == "postgres:16.10-bookworm@sha256:" + "0" * 64
+
+
+def test_a_digest_and_a_note_together_are_refused() -> None:
+    data = yaml.safe_load((REPO / "versions.yaml").read_text())
+    data["images"]["python-base"]["digest"] = "sha256:" + "0" * 64  # it has a digest_note
+    with pytest.raises(ConfigError, match=r"images\.python-base: .*not both"):
+        versions.parse(yaml.safe_dump(data))
+
+
+def test_generated_values_carry_the_digest_only_where_versions_yaml_has_one() -> None:
+    from platformctl import values
+    from platformctl.secret_map import load as load_secret_map
+
+    pinned = values.pinned_images(versions.load())
+    assert "digest" not in pinned["python-base"]  # it has a digest_note instead
+    assert pinned["postgresql"] == {"repository": "postgres", "tag": "16.10-bookworm"}
+    release = values.Release("demo", "apps", "charts/microservice", ("values/generated/dev/demo.yaml",))
+    digest = "sha256:" + "ab" * 32
+    images = {"demo": {"repository": "r/demo", "tag": "1.0.0", "digest": digest}}
+    assert values.generated(release, load_secret_map(), {}, images)["image"] == {
+        "repository": "r/demo",
+        "tag": "1.0.0",
+        "digest": digest,
+    }
+    images["demo"].pop("digest")
+    assert values.generated(release, load_secret_map(), {}, images)["image"] == {
+        "repository": "r/demo",
+        "tag": "1.0.0",
+    }

@@ -25,7 +25,11 @@ app.kubernetes.io/component: server
 {{- if eq .Values.image.tag "latest" -}}
 {{- fail "image.tag must be pinned, not latest" -}}
 {{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s:%s@%s" .Values.image.repository .Values.image.tag .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- end -}}
 {{- end -}}
 
 {{/* autoscaling/v2 is GA from 1.23; older clusters (the 1.20 harness) only serve v2beta2. */}}

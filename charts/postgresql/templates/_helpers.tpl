@@ -18,7 +18,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if eq .Values.image.tag "latest" -}}
 {{- fail "image.tag must be pinned, not latest" -}}
 {{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s:%s@%s" .Values.image.repository .Values.image.tag .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- end -}}
 {{- end -}}
 
 {{/* policy/v1 PDB is GA from 1.21; the 1.20 harness only serves policy/v1beta1. */}}

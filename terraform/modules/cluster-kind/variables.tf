@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "node_image" {
-  description = "kindest/node image pinned by tag (the stack reads kubernetes.kind_node_image from versions.yaml)."
+  description = "kindest/node image pinned by tag and digest (the stack reads kubernetes.kind_node_image from versions.yaml)."
   type        = string
 
   validation {

@@ -33,6 +33,18 @@ def _semver(value: str) -> str:
 Pin = Annotated[str, AfterValidator(_pinned)]
 Version = Annotated[str, AfterValidator(_semver)]
 
+_EKS_ADDON = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+
+
+def _eks_addon(value: str) -> str:
+    """An EKS add-on version as `aws eks describe-addon-versions` lists it: v1.47.0-eksbuild.1."""
+    if not _EKS_ADDON.match(_pinned(value)):
+        raise ValueError(f"'{value}' is not an EKS add-on version like v1.2.3-eksbuild.1")
+    return value
+
+
+EksAddonVersion = Annotated[str, AfterValidator(_eks_addon)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -104,6 +116,7 @@ class Versions(_Strict):
     terraform_providers: dict[str, Version]
     kubernetes: KubernetesVersions
     charts: dict[str, UpstreamChart]
+    eks_addons: dict[str, EksAddonVersion]
     images: dict[str, Image]
 
 

@@ -70,7 +70,7 @@ def test_every_container_fits_the_limitrange(models, case):
 
 @pytest.mark.parametrize("env", render.ENVS)
 def test_every_namespace_with_pods_is_guarded(models, env):
-    """Only kube-system (metrics-server in dev) runs planned pods outside a quota."""
+    """Only kube-system (metrics-server) runs planned pods outside a quota."""
     assert set(models[env].unguarded) <= {"kube-system"}, models[env].unguarded
 
 

@@ -15,6 +15,7 @@ HARNESS_APIS = {
     "apps/v1",
     "batch/v1",
     "networking.k8s.io/v1",
+    "storage.k8s.io/v1",  # StorageClass: GA since 1.6
     "policy/v1beta1",
     "autoscaling/v2beta2",
     "monitoring.coreos.com/v1",

@@ -64,6 +64,7 @@ def eks_plan(tmp_path_factory: pytest.TempPathFactory, aws_mirror: Path) -> dict
             "-input=false",
             "-lock=false",
             f"-var=kubernetes_version={k8s_minor()}",
+            f"-var=ebs_csi_driver_version={versions()['eks_addons']['aws-ebs-csi-driver']}",
             f"-var=image_repository_names={json.dumps(own_image_repositories())}",
             f"-out={plan_file}",
         ],
@@ -175,4 +176,93 @@ def test_cluster_stack_passes_and_outputs_the_registry() -> None:
     assert outputs["image_registry"] == "one(module.eks[*].image_registry)", outputs["image_registry"]
     assert outputs["image_repositories"] == "local.is_eks ? module.eks[0].image_repositories : {}", outputs[
         "image_repositories"
+    ]
+
+
+# --- EBS CSI driver add-on with IRSA (issue 13) ------------------------------------------------------------
+# aws_eks_addon as hashicorp/aws 5.100.0 (the versions.yaml pin) defines it, read from the provider binary
+# in the mirror (`terraform providers schema -json`): addon_name, cluster_name required; addon_version,
+# service_account_role_arn, resolve_conflicts_on_create (NONE | OVERWRITE) and resolve_conflicts_on_update
+# (NONE | OVERWRITE | PRESERVE) optional; the older `resolve_conflicts` is deprecated there.
+
+EBS_CSI_SA = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+
+
+def _module_config(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The cluster-eks module's resources and data sources from the plan's configuration, by address."""
+    module = plan["configuration"]["root_module"]["module_calls"]["eks"]["module"]
+    return {r["address"]: r for r in module["resources"]}
+
+
+def test_plan_creates_the_ebs_csi_addon_pinned_with_its_irsa_role(eks_plan: dict[str, Any]) -> None:
+    (addon,) = _created(eks_plan, "aws_eks_addon")
+    assert addon["address"] == "module.eks.aws_eks_addon.ebs_csi"
+    after = addon["change"]["after"]
+    assert after["addon_name"] == "aws-ebs-csi-driver"
+    assert after["addon_version"] == versions()["eks_addons"]["aws-ebs-csi-driver"]
+    assert after["cluster_name"] == "platform-test"
+    assert (after["resolve_conflicts_on_create"], after["resolve_conflicts_on_update"]) == (
+        "OVERWRITE",
+        "OVERWRITE",
+    )
+    assert addon["change"]["after_unknown"]["service_account_role_arn"] is True, "the role's ARN"
+    refs = _module_config(eks_plan)["aws_eks_addon.ebs_csi"]["expressions"]["service_account_role_arn"]
+    assert "aws_iam_role.ebs_csi.arn" in refs["references"], refs
+    assert eks_plan["output_changes"]["ebs_csi_role_arn"]["after_unknown"] is True
+
+
+def test_ebs_csi_role_gets_the_managed_driver_policy(eks_plan: dict[str, Any]) -> None:
+    roles = {r["address"]: r["change"]["after"] for r in _created(eks_plan, "aws_iam_role")}
+    assert roles["module.eks.aws_iam_role.ebs_csi"]["name"] == "platform-test-ebs-csi"
+    attached = [
+        a["change"]["after"]
+        for a in _created(eks_plan, "aws_iam_role_policy_attachment")
+        if a["address"] == "module.eks.aws_iam_role_policy_attachment.ebs_csi"
+    ]
+    assert attached == [
+        {
+            "role": "platform-test-ebs-csi",
+            "policy_arn": "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+        }
+    ]
+
+
+def test_ebs_csi_trust_is_the_controller_service_account_through_the_oidc_provider(
+    eks_plan: dict[str, Any],
+) -> None:
+    """The trust policy's inputs (the OIDC provider ARN and issuer) are known only after apply, so the
+    plan defers the document; its configuration is what the plan can show, and this reads it there."""
+    assert [o["address"] for o in _created(eks_plan, "aws_iam_openid_connect_provider")] == [
+        "module.eks.aws_iam_openid_connect_provider.this"
+    ]
+    config = _module_config(eks_plan)
+    role = config["aws_iam_role.ebs_csi"]["expressions"]["assume_role_policy"]
+    assert "data.aws_iam_policy_document.ebs_csi_assume.json" in role["references"], role
+    (statement,) = config["data.aws_iam_policy_document.ebs_csi_assume"]["expressions"]["statement"]
+    assert statement["actions"]["constant_value"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert "effect" not in statement or statement["effect"]["constant_value"] == "Allow"
+    (principal,) = statement["principals"]
+    assert principal["type"]["constant_value"] == "Federated"
+    assert "aws_iam_openid_connect_provider.this.arn" in principal["identifiers"]["references"]
+    sub, aud = statement["condition"]
+    for condition in (sub, aud):
+        assert condition["test"]["constant_value"] == "StringEquals"
+        assert condition["variable"]["references"][0] == "local.oidc_issuer_host"
+    assert sub["values"]["constant_value"] == [EBS_CSI_SA]
+    assert aud["values"]["constant_value"] == ["sts.amazonaws.com"]
+    # The plan shows a template's references, not its text: the claim names are checked in the source.
+    source = (TERRAFORM_DIR / "modules" / "cluster-eks" / "addons.tf").read_text()
+    assert source.index('variable = "${local.oidc_issuer_host}:sub"') < source.index(
+        'variable = "${local.oidc_issuer_host}:aud"'
+    )
+    assert (
+        'oidc_issuer_host = trimprefix(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://")' in source
+    )
+
+
+def test_cluster_stack_passes_the_pinned_addon_version() -> None:
+    stack = TERRAFORM_DIR / "stacks" / "cluster"
+    eks = next(body for _, name, body in blocks(stack, "module") if name == "eks")
+    assert unwrap(eks["ebs_csi_driver_version"]) == 'local.versions.eks_addons["aws-ebs-csi-driver"]', eks[
+        "ebs_csi_driver_version"
     ]

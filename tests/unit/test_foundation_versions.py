@@ -64,6 +64,8 @@ def _mutated(path: list[str], value: object) -> str:
         (["tools", "helm", "colour"], "blue", "tools.helm.colour"),
         (["images", "python-base", "digest"], "sha256:abc", "images.python-base.digest"),
         (["images", "postgresql", "digest"], "md5:" + "0" * 32, "images.postgresql.digest"),
+        (["eks_addons", "aws-ebs-csi-driver"], "v1.47.0", "eks_addons.aws-ebs-csi-driver"),
+        (["eks_addons", "aws-ebs-csi-driver"], "latest", "eks_addons.aws-ebs-csi-driver"),
     ],
 )
 def test_bad_pins_are_rejected_naming_the_key(path: list[str], value: object, named: str) -> None:
@@ -103,6 +105,7 @@ def test_versions_are_not_repeated_outside_versions_yaml() -> None:
     loaded = versions.load()
     pins = {t.package_version for t in loaded.tools.values() if t.package_version}
     pins |= {c.version for c in loaded.charts.values()}
+    pins |= set(loaded.eks_addons.values())
     pins |= {i.tag for i in loaded.images.values() if len(i.tag) > 6}
     pins |= {i.digest for i in loaded.images.values() if i.digest}
     offenders = []

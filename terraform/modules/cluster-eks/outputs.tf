@@ -24,6 +24,11 @@ output "oidc_provider_arn" {
   value       = aws_iam_openid_connect_provider.this.arn
 }
 
+output "ebs_csi_role_arn" {
+  description = "ARN of the IAM role the EBS CSI driver's controller assumes (IRSA)."
+  value       = aws_iam_role.ebs_csi.arn
+}
+
 output "vpc_id" {
   description = "ID of the VPC."
   value       = aws_vpc.this.id

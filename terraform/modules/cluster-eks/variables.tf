@@ -18,6 +18,16 @@ variable "kubernetes_version" {
   }
 }
 
+variable "ebs_csi_driver_version" {
+  description = "Version of the aws-ebs-csi-driver EKS add-on (the stack passes versions.yaml eks_addons)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+-eksbuild\\.[0-9]+$", var.ebs_csi_driver_version))
+    error_message = "The ebs_csi_driver_version must be an exact add-on version like v1.47.0-eksbuild.1."
+  }
+}
+
 variable "availability_zones" {
   description = "Availability zones to spread subnets over (given, so no AWS lookup happens at plan time)."
   type        = list(string)

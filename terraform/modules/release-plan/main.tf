@@ -4,12 +4,14 @@ locals {
   versions    = yamldecode(file("${local.root}/versions.yaml"))
   values_base = startswith(var.values_dir, "/") ? var.values_dir : "${local.root}/${var.values_dir}"
 
-  # What each environment gets unless a feature switch says otherwise. metrics-server only on kind
-  # (EKS ships its own metrics pipeline); TLS through cert-manager only where there are real hosts.
+  # What each environment gets unless a feature switch says otherwise. metrics-server everywhere: EKS
+  # has no metrics API of its own, and the HPAs of staging and prod need one (the same pinned chart as
+  # on kind, so every env runs the same metrics pipeline); TLS through cert-manager only where there
+  # are real hosts.
   env_defaults = {
     dev     = { monitoring = true, ingress = true, tls = false, metrics_server = true, autoscaling = false }
-    staging = { monitoring = true, ingress = true, tls = true, metrics_server = false, autoscaling = true }
-    prod    = { monitoring = true, ingress = true, tls = true, metrics_server = false, autoscaling = true }
+    staging = { monitoring = true, ingress = true, tls = true, metrics_server = true, autoscaling = true }
+    prod    = { monitoring = true, ingress = true, tls = true, metrics_server = true, autoscaling = true }
   }
   # lookup() keeps evaluation alive for an invalid env so the variable validation reports it.
   defaults = lookup(local.env_defaults, var.env, local.env_defaults.dev)

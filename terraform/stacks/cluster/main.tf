@@ -52,6 +52,7 @@ module "eks" {
 
   name                         = local.name
   kubernetes_version           = local.k8s_version
+  ebs_csi_driver_version       = local.versions.eks_addons["aws-ebs-csi-driver"]
   availability_zones           = var.availability_zones
   vpc_cidr                     = var.vpc_cidr
   single_nat_gateway           = var.single_nat_gateway

@@ -28,15 +28,19 @@ run "dev_orders_waves_and_has_no_autoscaling" {
   }
 }
 
-run "prod_has_every_release_but_kind_only_metrics_server" {
+run "prod_has_every_release_with_metrics_server_for_its_hpas" {
   command = plan
   variables {
     env = "prod"
   }
 
   assert {
-    condition     = length(output.releases) == 10 && !contains(output.release_names, "metrics-server")
-    error_message = "prod must plan all ten non-kind releases: ${jsonencode(output.release_names)}"
+    condition     = length(output.releases) == 11 && contains(output.release_names, "metrics-server")
+    error_message = "prod must plan all eleven releases: ${jsonencode(output.release_names)}"
+  }
+  assert {
+    condition     = one([for r in output.releases : r.wave if r.name == "metrics-server"]) == 0 && one([for r in output.releases : r.namespace if r.name == "metrics-server"]) == "kube-system"
+    error_message = "prod: metrics-server in kube-system, wave 0, before the HPA-sized services"
   }
   assert {
     condition     = toset([for r in output.releases : r.name if r.autoscaling]) == toset(["users", "auth", "notifications"])
@@ -55,8 +59,8 @@ run "crd_providers_then_their_consumers_then_data_stores" {
   # them), so it comes a wave earlier; `platform` (Middlewares, Certificates, PrometheusRules) after all three.
   assert {
     condition = { for r in output.releases : r.name => r.wave } == {
-      "kube-prometheus-stack" = 0, "cert-manager" = 1, "traefik" = 1, "platform" = 2,
-      "postgresql"            = 3, "rabbitmq" = 3, "minio" = 3, "users" = 4, "auth" = 5, "notifications" = 5,
+      "metrics-server" = 0, "kube-prometheus-stack" = 0, "cert-manager" = 1, "traefik" = 1, "platform" = 2,
+      "postgresql"     = 3, "rabbitmq" = 3, "minio" = 3, "users" = 4, "auth" = 5, "notifications" = 5,
     }
     error_message = "staging waves are wrong: ${jsonencode({ for r in output.releases : r.name => r.wave })}"
   }

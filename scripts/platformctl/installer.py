@@ -137,6 +137,7 @@ async def _ensure(helm: Client, release: Release, root: Path) -> Outcome:
         values,
         namespace=release.namespace,
         timeout=f"{release.timeout}s",
+        skip_crds=release.skip_crds,
         **HELM_RELEASE_SETTINGS,
     )
     seconds = f"{time.monotonic() - started:.1f}s"

@@ -40,6 +40,7 @@ class Release:
     chart_repository: str | None = None
     chart_version: str | None = None
     needs: tuple[str, ...] = ()
+    skip_crds: bool = False  # its crds/ folder is installed and upgraded by its CRD release instead
 
     @property
     def generated_file(self) -> str:
@@ -65,6 +66,7 @@ def parse_releases(raw: Any) -> list[Release]:
                 r["chart"].get("repository"),
                 r["chart"].get("version"),
                 tuple(r.get("needs") or ()),
+                bool(r.get("skip_crds", False)),
             )
             for r in raw
         ]

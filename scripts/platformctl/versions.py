@@ -78,10 +78,30 @@ class KubernetesVersions(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class CrdChart(_Strict):
+    """The CRD-only chart of an upstream chart whose CRDs live in its crds/ folder (versions.yaml)."""
+
+    chart: str
+    version: Version
+    for_version: Version
+
+
 class UpstreamChart(_Strict):
     repository: str
     chart: str
     version: Version
+    crds: CrdChart | Literal["templates"] | None = None
+
+    @model_validator(mode="after")
+    def _crds_follow_the_pin(self) -> UpstreamChart:
+        crds = self.crds
+        if isinstance(crds, CrdChart) and crds.for_version != self.version:
+            raise ValueError(
+                f"crds.for_version is {crds.for_version} but version is {self.version}; a pin bump "
+                f"must upgrade the CRDs too: set crds.version to the {crds.chart} release that carries "
+                f"the CRDs of {self.chart} {self.version} and crds.for_version to {self.version}"
+            )
+        return self
 
 
 def _digest(value: str) -> str:
@@ -135,8 +155,12 @@ def parse(text: str, source: str = "versions.yaml") -> Versions:
         return Versions.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p).rstrip("_") for p in first["loc"])
-        raise ConfigError(f"{source}: {where}: {first['msg']}; pin an exact version") from None
+        # A union's branch shows up in the location as its type (`CrdChart`, `literal['templates']`).
+        parts = [str(p) for p in first["loc"] if not re.fullmatch(r"[A-Z]\w*|\w+\[.*\]", str(p))]
+        where = ".".join(p.rstrip("_") for p in parts)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        fix = "" if "; " in message else "; pin an exact version"
+        raise ConfigError(f"{source}: {where}: {message}{fix}") from None
 
 
 @cache

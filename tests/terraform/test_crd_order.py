@@ -16,21 +16,24 @@ from typing import Any
 import pytest
 
 from tests.terraform.test_release_plan import read_plan
-from tests.terraform.tfkit import REPO_ROOT
+from tests.terraform.tfkit import REPO_ROOT, versions
 
-# API group -> the release whose chart installs its CRDs.
+# API group -> the release that installs its CRDs: the CRD-only releases for the charts whose CRDs live
+# in a crds/ folder (versions.yaml `charts.<name>.crds`), cert-manager for its own (templates).
 CRD_PROVIDERS = {
-    "monitoring.coreos.com": "kube-prometheus-stack",
-    "traefik.io": "traefik",
+    "monitoring.coreos.com": "prometheus-operator-crds",
+    "traefik.io": "traefik-crds",
     "cert-manager.io": "cert-manager",
 }
 
 # Upstream charts are not in the repository, so what they render is listed by hand: traefik renders a
 # ServiceMonitor (values/common/traefik.yaml metrics.prometheus.serviceMonitor.enabled) and cert-manager
-# one too (values/common/cert-manager.yaml prometheus.servicemonitor.enabled).
+# one too (values/common/cert-manager.yaml prometheus.servicemonitor.enabled); kube-prometheus-stack
+# renders Prometheus, Alertmanager, ServiceMonitors and PrometheusRules (chart 79.5.0 templates/).
 UPSTREAM_CONSUMERS = {
     "traefik": {"monitoring.coreos.com"},
     "cert-manager": {"monitoring.coreos.com"},
+    "kube-prometheus-stack": {"monitoring.coreos.com"},
 }
 
 _API_VERSION = re.compile(r"^\s*apiVersion:\s*[\"']?([a-z0-9.-]+)/", re.MULTILINE)
@@ -73,16 +76,34 @@ def test_table_matches_the_own_charts() -> None:
 
 
 def test_the_check_catches_a_consumer_in_the_providers_wave() -> None:
-    """Negative control: the old layout (every CRD provider and traefik in wave 0) is reported."""
+    """Negative control: a consumer in its CRD release's wave is reported."""
     chart = {"path": None, "repository": "x", "name": "x", "version": "1"}
     old = [
-        {"name": "kube-prometheus-stack", "wave": 0, "chart": chart},
+        {"name": "prometheus-operator-crds", "wave": 0, "chart": chart},
         {"name": "traefik", "wave": 0, "chart": chart},
     ]
     assert order_violations(old) == [
-        "traefik (wave 0) renders monitoring.coreos.com objects but kube-prometheus-stack, which "
+        "traefik (wave 0) renders monitoring.coreos.com objects but prometheus-operator-crds, which "
         "installs those CRDs, is in wave 0"
     ]
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_charts_with_a_crds_folder_skip_it_and_get_a_crd_release(tmp_path: Path, env_name: str) -> None:
+    """Every planned upstream release whose CRDs come from a CRD chart (versions.yaml) is installed with
+    skip_crds, and a CRD release of exactly that chart comes in an earlier wave; no other release skips."""
+    releases = read_plan(tmp_path, env_name)
+    pinned = versions()["charts"]
+    by_consumer = {r["crds_of"]: r for r in releases if r["crds_of"]}
+    for release in releases:
+        crds = pinned.get(release["name"], {}).get("crds") if not release["crds_of"] else None
+        expected = isinstance(crds, dict)
+        assert release["skip_crds"] is expected, f"{release['name']}: skip_crds {release['skip_crds']}"
+        if expected:
+            crd_release = by_consumer[release["name"]]
+            assert crd_release["chart"]["name"] == crds["chart"], release["name"]
+            assert crd_release["wave"] < release["wave"], release["name"]
+            assert crd_release["name"] in release["needs"], release["name"]
 
 
 @pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])

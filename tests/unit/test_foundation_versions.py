@@ -167,3 +167,42 @@ def test_generated_values_carry_the_digest_only_where_versions_yaml_has_one() ->
         "repository": "r/demo",
         "tag": "1.0.0",
     }
+
+
+def _with_chart(name: str, **changes: object) -> str:
+    raw = yaml.safe_load((REPO / "versions.yaml").read_text())
+    raw["charts"][name].update(changes)
+    return yaml.safe_dump(raw)
+
+
+def test_a_chart_bump_without_its_crd_chart_is_refused() -> None:
+    """A pin bump must upgrade the chart's CRDs too: its CRD chart entry names the version it matches."""
+    with pytest.raises(ConfigError) as caught:
+        versions.parse(_with_chart("traefik", version="99.0.0"))
+    message = str(caught.value)
+    assert message.startswith("versions.yaml: charts.traefik: crds.for_version is ")
+    assert "but version is 99.0.0" in message and "set crds.version to the traefik-crds release" in message
+    assert "pin an exact version" not in message
+
+
+@pytest.mark.parametrize(
+    ("crds", "named"),
+    [
+        ({"chart": "traefik-crds", "version": "1.0.0"}, "charts.traefik.crds.for_version: Field required"),
+        (
+            {"chart": "traefik-crds", "version": "^1.0", "for_version": "37.3.0"},
+            "charts.traefik.crds.version: ",
+        ),
+        ("always", "charts.traefik.crds: Input should be"),
+    ],
+    ids=["no-for_version", "range", "unknown-word"],
+)
+def test_bad_crd_entries_are_refused(crds: object, named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"versions.yaml: {named}")):
+        versions.parse(_with_chart("traefik", crds=crds))
+
+
+def test_the_bumped_pair_is_accepted() -> None:
+    crds = {"chart": "traefik-crds", "version": "9.9.9", "for_version": "99.0.0"}
+    parsed = versions.parse(_with_chart("traefik", version="99.0.0", crds=crds))
+    assert parsed.charts["traefik"].crds == versions.CrdChart(**crds)

@@ -33,6 +33,7 @@ def test_every_helm_release_has_the_installers_settings(block):
     assert tfkit.unwrap(body["values"]) == "local.values[each.key]"
     assert tfkit.unwrap(body["repository"]) == "each.value.chart.repository"
     assert tfkit.unwrap(body["version"]) == "each.value.chart.version"
+    assert tfkit.unwrap(body["skip_crds"]) == "each.value.skip_crds"
 
 
 def test_history_depth_is_the_same():
@@ -89,3 +90,41 @@ def test_overlay_is_the_last_values_file(tmp_path):
     assert users.values_files[-1] == "tests/e2e/values/users.yaml"
     assert users.generated_file == "values/generated/dev/users.yaml"
     assert yaml.safe_load((ROOT / users.values_files[-1]).read_text())["image"]["pullPolicy"] == "Never"
+
+
+class _RecordingHelm:
+    """Stands in for pyhelm3's Client, which needs a cluster (none in `make test`; the e2e run installs
+    through the real one): records what the installer asks Helm to do."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, object]] = {}
+
+    async def get_chart(self, *args: object, **kwargs: object) -> object:
+        return object()
+
+    async def get_current_revision(self, name: str, namespace: str) -> object:
+        raise installer.errors.ReleaseNotFoundError(1, b"", b"release: not found")
+
+    async def ensure_release(self, name: str, chart: object, values: object, **kwargs: object) -> object:
+        self.calls[name] = kwargs
+
+        class _Revision:
+            revision = 1
+
+        return _Revision()
+
+
+def test_the_installer_passes_the_plans_skip_crds(tmp_path):
+    """traefik and kube-prometheus-stack skip their crds/ folder (their CRD releases install it); the
+    installer hands the plan's flag to Helm like modules/platform's `skip_crds = each.value.skip_crds`."""
+    plan = release_plan.from_terraform("prod", state_root=tmp_path)
+    chosen = [r for r in plan if r.name in {"traefik", "traefik-crds", "kube-prometheus-stack", "users"}]
+    for release in chosen:
+        generated = tmp_path / release.generated_file
+        generated.parent.mkdir(parents=True, exist_ok=True)
+        generated.write_text("{}\n")
+    helm = _RecordingHelm()
+    installer.install(helm, chosen, tmp_path, {}, lambda _: None)  # type: ignore[arg-type]
+    skipped = {name for name, kwargs in helm.calls.items() if kwargs["skip_crds"]}
+    assert set(helm.calls) == {r.name for r in chosen}
+    assert skipped == {"traefik", "kube-prometheus-stack"}

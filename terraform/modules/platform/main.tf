@@ -28,7 +28,8 @@ removed {
 
 # The six blocks below differ only in their wave and depends_on (wave 0 waits for nothing Terraform
 # owns). No `set`/`set_sensitive`: every setting comes from values files, and secrets only by
-# existingSecret name.
+# existingSecret name. skip_crds: set by the plan for a chart whose crds/ folder its CRD release installs
+# and upgrades (helm provider v3.1.2 resource_helm_release.go `skip_crds`).
 resource "helm_release" "wave_0" {
   for_each = local.by_wave[0]
 
@@ -37,6 +38,7 @@ resource "helm_release" "wave_0" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true
@@ -54,6 +56,7 @@ resource "helm_release" "wave_1" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true
@@ -73,6 +76,7 @@ resource "helm_release" "wave_2" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true
@@ -92,6 +96,7 @@ resource "helm_release" "wave_3" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true
@@ -111,6 +116,7 @@ resource "helm_release" "wave_4" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true
@@ -130,6 +136,7 @@ resource "helm_release" "wave_5" {
   chart            = local.charts[each.key]
   repository       = each.value.chart.repository
   version          = each.value.chart.version
+  skip_crds        = each.value.skip_crds
   values           = local.values[each.key]
   timeout          = each.value.timeout
   atomic           = true

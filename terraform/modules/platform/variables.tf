@@ -11,6 +11,8 @@ variable "releases" {
       name       = string
       version    = string
     })
+    skip_crds    = bool
+    crds_of      = string
     values_files = list(string)
     timeout      = number
     autoscaling  = bool

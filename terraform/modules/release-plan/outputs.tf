@@ -1,5 +1,5 @@
 output "releases" {
-  description = "Ordered releases (by wave): name, namespace, wave, needs, chart, values_files, timeout, autoscaling."
+  description = "Ordered releases (by wave): name, namespace, wave, needs, chart, skip_crds, crds_of, values_files, timeout, autoscaling."
   value       = local.releases
 
   precondition {
@@ -9,6 +9,10 @@ output "releases" {
   precondition {
     condition     = length(local.missing_charts) == 0
     error_message = "No pinned chart in versions.yaml `charts:` for: ${join(", ", local.missing_charts)}."
+  }
+  precondition {
+    condition     = length(local.crd_gaps) == 0
+    error_message = "CRD release missing, not needed, or without a CRD chart in versions.yaml (charts.<name>.crds) for: ${join(", ", local.crd_gaps)}."
   }
   precondition {
     condition     = length(local.bad_order) == 0

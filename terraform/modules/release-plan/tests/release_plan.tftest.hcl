@@ -11,7 +11,7 @@ run "dev_orders_waves_and_has_no_autoscaling" {
   }
 
   assert {
-    condition     = output.release_names == ["metrics-server", "kube-prometheus-stack", "traefik", "platform", "postgresql", "rabbitmq", "minio", "users", "auth", "notifications"]
+    condition     = output.release_names == ["metrics-server", "prometheus-operator-crds", "traefik-crds", "kube-prometheus-stack", "traefik", "platform", "postgresql", "rabbitmq", "minio", "users", "auth", "notifications"]
     error_message = "dev release order is wrong: ${jsonencode(output.release_names)}"
   }
   assert {
@@ -35,8 +35,8 @@ run "prod_has_every_release_with_metrics_server_for_its_hpas" {
   }
 
   assert {
-    condition     = length(output.releases) == 11 && contains(output.release_names, "metrics-server")
-    error_message = "prod must plan all eleven releases: ${jsonencode(output.release_names)}"
+    condition     = length(output.releases) == 13 && contains(output.release_names, "metrics-server")
+    error_message = "prod must plan all thirteen releases: ${jsonencode(output.release_names)}"
   }
   assert {
     condition     = one([for r in output.releases : r.wave if r.name == "metrics-server"]) == 0 && one([for r in output.releases : r.namespace if r.name == "metrics-server"]) == "kube-system"
@@ -54,13 +54,15 @@ run "crd_providers_then_their_consumers_then_data_stores" {
     env = "staging"
   }
 
-  # kube-prometheus-stack installs the monitoring.coreos.com CRDs that the traefik and cert-manager
-  # charts render ServiceMonitors of (traefik chart v37.3.0 templates/servicemonitor.yaml fails without
-  # them), so it comes a wave earlier; `platform` (Middlewares, Certificates, PrometheusRules) after all three.
+  # prometheus-operator-crds installs the monitoring.coreos.com CRDs that kube-prometheus-stack and the
+  # traefik and cert-manager charts render objects of (traefik chart v37.3.0 templates/servicemonitor.yaml
+  # fails without them), traefik-crds the traefik.io ones, so both come a wave earlier; `platform`
+  # (Middlewares, Certificates, PrometheusRules) after the three consumers.
   assert {
     condition = { for r in output.releases : r.name => r.wave } == {
-      "metrics-server" = 0, "kube-prometheus-stack" = 0, "cert-manager" = 1, "traefik" = 1, "platform" = 2,
-      "postgresql"     = 3, "rabbitmq" = 3, "minio" = 3, "users" = 4, "auth" = 5, "notifications" = 5,
+      "metrics-server" = 0, "prometheus-operator-crds" = 0, "traefik-crds" = 0, "kube-prometheus-stack" = 1,
+      "cert-manager"   = 1, "traefik" = 1, "platform" = 2, "postgresql" = 3, "rabbitmq" = 3, "minio" = 3,
+      "users"          = 4, "auth" = 5, "notifications" = 5,
     }
     error_message = "staging waves are wrong: ${jsonencode({ for r in output.releases : r.name => r.wave })}"
   }
@@ -71,8 +73,8 @@ run "crd_providers_then_their_consumers_then_data_stores" {
     error_message = "a release is not in a later wave than a release it needs"
   }
   assert {
-    condition     = one([for r in output.releases : r.needs if r.name == "traefik"]) == ["kube-prometheus-stack"] && one([for r in output.releases : r.needs if r.name == "cert-manager"]) == ["kube-prometheus-stack"]
-    error_message = "traefik and cert-manager render ServiceMonitors: they must need kube-prometheus-stack"
+    condition     = one([for r in output.releases : r.needs if r.name == "traefik"]) == ["prometheus-operator-crds", "traefik-crds"] && one([for r in output.releases : r.needs if r.name == "cert-manager"]) == ["prometheus-operator-crds"]
+    error_message = "traefik and cert-manager render ServiceMonitors: they must need prometheus-operator-crds (traefik its own CRDs too)"
   }
   assert {
     condition     = one([for r in output.releases : r.needs if r.name == "notifications"]) == ["rabbitmq", "minio"]
@@ -128,9 +130,46 @@ run "feature_switches_drop_releases_and_needs" {
     error_message = "disabled features must not be planned"
   }
   assert {
-    condition     = one([for r in output.releases : r.needs if r.name == "platform"]) == ["traefik"] && one([for r in output.releases : r.needs if r.name == "traefik"]) == []
+    condition     = one([for r in output.releases : r.needs if r.name == "platform"]) == ["traefik"] && one([for r in output.releases : r.needs if r.name == "traefik"]) == ["traefik-crds"] && !contains(output.release_names, "prometheus-operator-crds")
     error_message = "needs must only name planned releases"
   }
+}
+
+run "crd_releases_install_and_upgrade_the_crds_before_their_consumers" {
+  command = plan
+  variables {
+    env = "prod"
+  }
+
+  # Helm installs a chart's crds/ folder once and never upgrades it: the consumers whose CRDs live there
+  # skip them, and the CRD-only chart pinned beside them in versions.yaml installs them as templates
+  # (upgraded by Helm on a pin bump) in wave 0. cert-manager renders its CRDs as templates itself.
+  assert {
+    condition = { for r in output.releases : r.name => [r.wave, r.skip_crds, r.crds_of] if r.skip_crds || r.crds_of != null } == {
+      "prometheus-operator-crds" = [0, false, "kube-prometheus-stack"], "traefik-crds" = [0, false, "traefik"],
+      "kube-prometheus-stack"    = [1, true, null], "traefik" = [1, true, null],
+    }
+    error_message = "CRD releases / skip_crds: ${jsonencode({ for r in output.releases : r.name => [r.wave, r.skip_crds, r.crds_of] })}"
+  }
+  assert {
+    condition     = alltrue([for r in output.releases : r.chart.repository == yamldecode(file("../../../versions.yaml")).charts[r.crds_of].repository && r.chart.name == yamldecode(file("../../../versions.yaml")).charts[r.crds_of].crds.chart && r.chart.version == yamldecode(file("../../../versions.yaml")).charts[r.crds_of].crds.version if r.crds_of != null])
+    error_message = "a CRD release must install the CRD chart versions.yaml pins under charts.<consumer>.crds"
+  }
+  assert {
+    condition     = one([for r in output.releases : r.values_files if r.name == "traefik-crds"])[0] == "tests/terraform/fixtures/values/common/traefik-crds.yaml"
+    error_message = "a CRD release reads values/common/<name>.yaml first"
+  }
+}
+
+run "consumer_without_its_crd_release_is_rejected" {
+  command = plan
+  variables {
+    env        = "dev"
+    repo_root  = "../../../tests/terraform/fixtures/crd-gap"
+    values_dir = "../values"
+  }
+  # The fixture's versions.yaml pins a CRD chart for metrics-server, which has no CRD release.
+  expect_failures = [output.releases]
 }
 
 run "timeout_override" {

@@ -2,7 +2,12 @@
 # `make help` lists the targets from their `##` comments.
 
 ENV ?= dev
-ENVS := dev staging prod
+# The environment names, from environments.yaml (the one file that lists them; see its header).
+ENVS := $(shell awk '/^environments:/ {on = 1; next} on && /^[^ \#]/ {on = 0} \
+	on && /^  [a-z][a-z0-9]*:/ {sub(/:.*/, ""); print $$1}' environments.yaml 2>/dev/null)
+_comma := ,
+_empty :=
+_space := $(_empty) $(_empty)
 # Every variable a recipe uses is checked before anything runs, with make functions only (no shell) and on
 # its unexpanded text ($(value ...)), so that nothing a user types can run as make or shell code: names and
 # paths are limited to letters, digits and . _ / - ; switches to 0/1. ENV must be one of ENVS.
@@ -13,15 +18,19 @@ _unsafe = $(strip $(call _strip,$(subst $$,?,$(value $(1))),$(_SAFE)))$(if $(wor
 check_safe = $(if $(call _unsafe,$(1)),$(error $(1) may only contain letters, digits and . _ / -))
 check_flag = $(if $(filter-out 0 1,$(value $(1))),$(error $(1) must be 0 or 1))
 $(call check_safe,ENV)
+ifeq ($(strip $(ENVS)),)
+$(error environments.yaml is missing or lists no environment; restore it from git)
+endif
 ifeq ($(filter $(value ENV),$(ENVS)),)
-$(shell printf "error: unknown ENV '%s' (choose dev, staging, prod)\n" '$(value ENV)' >&2)
+$(shell printf "error: unknown ENV '%s' (choose %s)\n" '$(value ENV)' '$(subst $(_space),$(_comma)$(_space),$(strip $(ENVS)))' >&2)
 $(error stopped)
 endif
 AUTO_APPROVE ?= 0
 NO_BUILD ?= 0
 CHECK ?= 0
-$(foreach v,SECRET PLAN SITE,$(call check_safe,$(v)))
-$(foreach v,AUTO_APPROVE NO_BUILD CHECK,$(call check_flag,$(v)))
+FORCE ?= 0
+$(foreach v,SECRET PLAN SITE BACKUP,$(call check_safe,$(v)))
+$(foreach v,AUTO_APPROVE NO_BUILD CHECK FORCE,$(call check_flag,$(v)))
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -37,9 +46,9 @@ APPLY_FLAGS := $(if $(PLAN),--plan-dir '$(PLAN)') $(if $(filter 1,$(AUTO_APPROVE
                $(if $(filter 1,$(NO_BUILD)),--no-build)
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup tools test lint values plan apply smoke rotate destroy render bench e2e doctor clean
+.PHONY: help setup tools test lint values plan apply smoke rotate backup restore destroy render bench e2e doctor clean
 
-help: ## list the targets (ENV=dev|staging|prod, default dev)
+help: ## list the targets (ENV: a name of environments.yaml, default dev)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The venv is rebuilt only when a pyproject.toml changed; everything else is platformctl's job.
@@ -88,6 +97,12 @@ smoke: tools ## post-deploy smoke tests against the current kube context
 rotate: tools ## rotate one secret: make rotate SECRET=name
 	@$(PLATFORMCTL) rotate --secret '$(SECRET)'
 
+backup: tools ## back up the users database now (a Job from its backup CronJob); list: platformctl backup list
+	@$(PLATFORMCTL) backup run
+
+restore: tools ## restore the users database: the newest backup or BACKUP=name; FORCE=1 replaces data
+	@$(PLATFORMCTL) backup restore $(if $(BACKUP),--name '$(BACKUP)') $(if $(filter 1,$(FORCE)),--force)
+
 destroy: tools ## tear down ENV's releases, namespaces, cluster and dev Vault (prod: AUTO_APPROVE=1)
 	@$(PLATFORMCTL) destroy $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
 
@@ -99,5 +114,5 @@ e2e: tools ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONF
 
 clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state, Terraform's working dirs
 	@if [ -x $(VENV)/bin/platformctl ]; then $(VENV)/bin/platformctl vault dev --stop; fi
-	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache .hypothesis terraform/.dev \
+	rm -rf $(VENV) .tools .state values/generated reports .pytest_cache .ruff_cache .mypy_cache .hypothesis terraform/.dev \
 	  terraform/stacks/*/.terraform terraform/modules/*/.terraform scripts/*.egg-info services/*/*.egg-info

@@ -229,6 +229,12 @@ def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
             "USERS_DB_USER": str(info.get("user", "postgres")),
             "USERS_WORKERS": str(CORES),
             "USERS_BCRYPT_ROUNDS": str(rounds),
+            # each login writes its event to the outbox; the relay publishes it (as in production)
+            "USERS_RABBITMQ_HOST": RABBITMQ[0],
+            "USERS_RABBITMQ_PORT": RABBITMQ[1],
+            "USERS_RABBITMQ_VHOST": vhost_name or "absent",
+            "USERS_RABBITMQ_USERNAME_FILE": str(folder / "rabbit-user"),
+            "USERS_RABBITMQ_PASSWORD_FILE": str(folder / "rabbit-password"),
         },
         folder,
     )
@@ -237,11 +243,6 @@ def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
         {
             "AUTH_USERS_URL": users_url,
             "AUTH_JWT_KEYSET_FILE": str(write_keyset(folder, "bench")),
-            "AUTH_RABBITMQ_HOST": RABBITMQ[0],
-            "AUTH_RABBITMQ_PORT": RABBITMQ[1],
-            "AUTH_RABBITMQ_VHOST": vhost_name or "absent",
-            "AUTH_RABBITMQ_USERNAME_FILE": str(folder / "rabbit-user"),
-            "AUTH_RABBITMQ_PASSWORD_FILE": str(folder / "rabbit-password"),
         },
         folder,
     )

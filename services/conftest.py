@@ -305,8 +305,6 @@ def start_issuer(folder: Path) -> TokenIssuer:
         "AUTH_JWT_ISSUER": ISSUER,
         "AUTH_JWT_AUDIENCE": AUDIENCE,
         "AUTH_USERS_URL": "http://127.0.0.1:9",
-        "AUTH_RABBITMQ_HOST": "127.0.0.1",
-        "AUTH_RABBITMQ_PORT": "9",
     }
     return TokenIssuer(spawn("auth_service", env, folder), keyset)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,11 +25,12 @@ from typing import Any
 
 import yaml
 
+from platformctl import configfile, environments
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 from platformctl.values import Release
 
-ENVS = ("dev", "staging", "prod")
+ENVS = environments.names()
 RESOURCES = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods")
 QUOTA_KEYS = {
     "requests.cpu": "requestsCpu",
@@ -44,6 +44,7 @@ DOC_FILE = Path("docs") / "capacity.md"
 # Kubernetes' default maxSurge for a Deployment whose strategy does not say.
 DEFAULT_SURGE = "25%"
 HOOK_KINDS = ("Job",)
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob")
 Amounts = dict[str, int]  # resource name -> millicores (cpu), bytes (memory) or a count (pods)
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
@@ -236,11 +237,15 @@ def from_manifests(
     found = []
     for doc in docs:
         kind, spec = doc.get("kind"), doc.get("spec") or {}
-        if kind not in ("Deployment", "StatefulSet", "DaemonSet", *HOOK_KINDS) or _is_test_hook(doc):
+        if kind not in (*POD_KINDS, *HOOK_KINDS) or _is_test_hook(doc):
             continue
         name = doc["metadata"]["name"]
         ns = doc["metadata"].get("namespace") or namespace
-        containers = _pod_containers(spec["template"]["spec"])
+        template = (spec["jobTemplate"]["spec"] if kind == "CronJob" else spec)["template"]
+        containers = _pod_containers(template["spec"])
+        if kind == "CronJob":  # a scheduled run at any time, and a manual Job from its template beside it
+            found.append(Workload(release, ns, f"{kind}/{name}", containers, pods=1, surge=1))
+            continue
         if kind in HOOK_KINDS:
             found.append(Workload(release, ns, f"{kind}/{name}", containers, pods=0, surge=1))
             continue
@@ -558,10 +563,10 @@ def markdown(models: Sequence[EnvModel]) -> str:
                 f"default limit {_show_amounts(usage.guard.limits.default)}, "
                 f"max {_show_amounts(usage.guard.limits.max)})."
             )
-        for ns, releases in sorted(model.unguarded.items()):
+        for ns, names in sorted(model.unguarded.items()):
             lines += [
                 "",
-                f"{ns}: no ResourceQuota (not guarded by the platform chart): {', '.join(releases)}.",
+                f"{ns}: no ResourceQuota (not guarded by the platform chart): {', '.join(names)}.",
             ]
     return "\n".join(lines) + "\n"
 
@@ -573,28 +578,12 @@ def _show_amounts(amounts: Mapping[str, int]) -> str:
 # --- command line: render the own charts with helm and (re)write the document ------------------------------
 
 
-def render_manifests(release: Release, root: Path) -> list[dict[str, Any]]:
-    from platformctl.render import helm_template_args
-
-    args, _ = helm_template_args(release, root)
-    proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"helm template {release.name} failed: {last}")
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
-
-
-def plans(scratch: Path) -> dict[str, list[Release]]:
-    """Every env's release plan from terraform, with its state and working data under `scratch`."""
-    from platformctl import release_plan
-
-    return {env: release_plan.from_terraform(env, state_root=scratch / "state") for env in ENVS}
-
-
 def models(root: Path) -> list[EnvModel]:
+    from platformctl import release_plan, render
+
     with tempfile.TemporaryDirectory() as scratch:
-        planned = plans(Path(scratch))
-    return [build(env, planned[env], lambda r: render_manifests(r, root), root) for env in ENVS]
+        planned = release_plan.every_env(Path(scratch))
+    return [build(env, plan, lambda r: render.manifests(r, root), root) for env, plan in planned.items()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -609,17 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = root / DOC_FILE
     for finding in (f for m in built for f in m.findings):
         print(f"does not fit: {finding}", file=sys.stderr)
-    if args.write:
-        target.write_text(text)
-        print(f"wrote {DOC_FILE}")
-        return 0
-    if not target.is_file() or target.read_text() != text:
-        print(
-            f"{DOC_FILE} is out of date: run `.venv/bin/python -m platformctl.capacity --write`",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    command = ".venv/bin/python -m platformctl.capacity --write"
+    return configfile.write_or_check(target, text, str(DOC_FILE), command, args.write)
 
 
 if __name__ == "__main__":

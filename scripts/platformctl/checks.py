@@ -79,6 +79,8 @@ def lint_steps(env: str, root: Path) -> list[LintStep]:
         LintStep("ruff format", [py, "-m", "ruff", "format", "--check", "--no-cache", "."]),
         LintStep("yamllint", [py, "-m", "yamllint", "--strict", "-c", ".yamllint", "."]),
     ]
+    if (root / "scripts" / "platformctl").is_dir():  # files and strictness: pyproject.toml [tool.mypy]
+        steps.append(LintStep("mypy --strict", [py, "-m", "mypy"]))
     if (root / "terraform").is_dir():
         steps.append(
             LintStep(

@@ -8,9 +8,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from platformctl import __version__
+from platformctl import __version__, environments
 from platformctl.commands import VERBS
-from platformctl.context import ENVIRONMENTS, Context
+from platformctl.context import Context
 from platformctl.errors import EXIT_CODES, PlatformError, UsageError
 
 
@@ -22,8 +22,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _env_choice(value: str) -> str:
-    if value not in ENVIRONMENTS:
-        raise UsageError(f"unknown ENV '{value}' (choose {', '.join(ENVIRONMENTS)})")
+    known = environments.names()
+    if value not in known:
+        raise UsageError(f"unknown ENV '{value}' (choose {', '.join(known)})")
     return value
 
 
@@ -35,7 +36,7 @@ def _add_globals(parser: argparse.ArgumentParser, defaults: bool) -> None:
         "--env",
         type=_env_choice,
         default=default(os.environ.get("ENV", "dev")),
-        help="environment: dev (default), staging or prod; also read from $ENV",
+        help="environment from environments.yaml, dev by default; also read from $ENV",
     )
     parser.add_argument(
         "--verbose",

@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-ENVIRONMENTS = ("dev", "staging", "prod")
-
 
 @dataclass
 class Context:

@@ -29,6 +29,8 @@ from platformctl import (
 )
 from platformctl.context import Context, render_table
 from platformctl.errors import ConfigError, KubernetesError, TerraformError
+from platformctl.images import ServiceImage
+from platformctl.installer import HelmClient
 from platformctl.paths import repo_root, state_dir
 from platformctl.site import Site
 from platformctl.terraform import Stack
@@ -78,7 +80,14 @@ class Deployment:
                     f"stack first (`make apply ENV={self.ctx.env}` creates it and its `image_registry` "
                     f"output) or set {REGISTRY_VAR}"
                 )
-        return images.planned(self.root, versions.load(), registry)
+        return images.planned(self.root, versions.load(), registry, self._database_image())
+
+    def _database_image(self) -> str | None:
+        """The image the postgresql release runs after every values file the user wrote (a site's stand-in
+        included); the backup image is built on it. None: versions.yaml's pin."""
+        return values.release_image(
+            next((r for r in self.releases if r.name == "postgresql"), None), self.root
+        )
 
     def _registry_from_state(self) -> str | None:
         """The cluster stack's `image_registry` output when the cluster exists (plan, saved plans)."""
@@ -128,7 +137,7 @@ class Deployment:
             rows.append([image.ref, built, self._deliver(image)])
         self.ctx.say(render_table(["image", "build", "delivery"], rows))
 
-    def _deliver(self, image: images.ServiceImage) -> str:
+    def _deliver(self, image: ServiceImage) -> str:
         if self.delivery == "kind":
             cluster = f"platform-{self.ctx.env}"
             loaded = images.load_into_kind(image, images.kind_nodes(cluster))
@@ -186,7 +195,7 @@ class Deployment:
         }
         flow.check_values_manifest(plan_dir, digests, self.ctx.env)
 
-    def helm(self) -> installer.Client:
+    def helm(self) -> HelmClient:
         return installer.client(self.kubeconfig, kube.expected_context(self.ctx.env))
 
     def install_releases(self) -> None:
@@ -234,7 +243,7 @@ class Deployment:
         self.ctx.say(render_table(namespaces.HEADERS, [o.cells() for o in outcomes]))
 
     def smoke(self) -> None:
-        smoke_hook.run(self.ctx.env)
+        smoke_hook.run(self.ctx.env, ctx=self.ctx)
 
     # --- flows --------------------------------------------------------------------------------------
     def steps(self) -> flow.Steps:
@@ -297,7 +306,12 @@ class ReleaseRoller:
 
             run.watch_releases(upgrade)()
             return rolled
-        run.watch_releases(layout().init(run.ctx.env, "platform", run.platform_variables()).apply)()
+        stack = layout().init(run.ctx.env, "platform", run.platform_variables())
+
+        def terraform_apply() -> None:
+            stack.apply()
+
+        run.watch_releases(terraform_apply)()
         return releases
 
 

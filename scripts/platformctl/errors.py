@@ -27,6 +27,10 @@ class VaultError(PlatformError):
     exit_code = 4
 
 
+class VaultSecretMissing(VaultError):
+    """The KV entry does not exist (callers that may create it catch this one)."""
+
+
 class TerraformError(PlatformError):
     exit_code = 5
 

@@ -256,7 +256,10 @@ def destroy(ctx: Context, layout: Layout, teardown: Teardown, auto_approve: bool
         raise UsageError("destroy for prod needs AUTO_APPROVE=1 (it deletes every release and the cluster)")
 
     def stack_step(name: str) -> Step:
-        return lambda: layout.init(ctx.env, name, teardown.variables.get(name)).destroy()
+        def step() -> None:
+            layout.init(ctx.env, name, teardown.variables.get(name)).destroy()
+
+        return step
 
     order: list[tuple[str, Step]] = [
         (

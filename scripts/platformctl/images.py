@@ -5,6 +5,10 @@ shared library (services/common), the build context's .dockerignore and the base
 service's source or lock file gives a new tag; an unchanged tree gives the same tag, and an image that
 already exists is not built again.
 
+The backup runner's image (`pgbackup`, services/pgbackup) is built the same way but FROM the image the
+postgresql release runs (so pg_dump is the server's major version; docs/adr/0008-*): that image is its
+base pin, and services/common is not one of its inputs.
+
 Delivery (site profile `images.delivery`, else by cluster type):
 - `kind`: `docker save | ctr import` into every node of the kind cluster (what `kind load` does);
 - `docker`: the nodes run on the Docker daemon at $DOCKER_HOST (a local Docker-based cluster such as the
@@ -27,6 +31,7 @@ from platformctl.errors import ConfigError, PlatformError
 from platformctl.versions import Versions
 
 SERVICES = ("users", "auth", "notifications")
+BACKUP = "pgbackup"  # built FROM the database's own image
 _SKIP_PARTS = {"tests", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 
@@ -52,7 +57,8 @@ class ServiceImage:
 
 
 def _inputs(services: Path, name: str) -> Iterator[Path]:
-    for folder in (services / "common", services / name):
+    folders = (services / name,) if name == BACKUP else (services / "common", services / name)
+    for folder in folders:
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(services)
             skipped = _SKIP_PARTS & set(relative.parts) or any(
@@ -74,22 +80,25 @@ def content_digest(services: Path, name: str, base_image: str) -> str:
     return digest.hexdigest()
 
 
-def planned(root: Path, pins: Versions, registry: str | None = None) -> list[ServiceImage]:
-    """The three service images with their content tags (registry host prefixed when given)."""
+def planned(
+    root: Path, pins: Versions, registry: str | None = None, database_image: str | None = None
+) -> list[ServiceImage]:
+    """The three service images and the backup image with their content tags (registry host prefixed
+    when given). `database_image`: what the postgresql release runs (default versions.yaml's pin)."""
     base = pins.images["python-base"]
     base_ref = base.reference  # by digest too, so a re-pushed tag cannot change what is built
+    bases = {name: ("PYTHON_BASE", base_ref) for name in SERVICES}
+    bases[BACKUP] = ("POSTGRES_IMAGE", database_image or pins.images["postgresql"].reference)
     services = root / "services"
     out = []
-    for name in SERVICES:
+    for name, (arg, ref) in bases.items():
         if name not in pins.images:
-            raise ConfigError(f"versions.yaml images.{name} is missing; every service needs its repository")
+            raise ConfigError(f"versions.yaml images.{name} is missing; every own image needs its repository")
         pin = pins.images[name]
         repository = f"{registry.rstrip('/')}/{pin.repository}" if registry else pin.repository
-        tag = f"{pin.tag}-{content_digest(services, name, base_ref)[:12]}"
+        tag = f"{pin.tag}-{content_digest(services, name, ref)[:12]}"
         out.append(
-            ServiceImage(
-                name, repository, tag, services / name / "Dockerfile", services, (("PYTHON_BASE", base_ref),)
-            )
+            ServiceImage(name, repository, tag, services / name / "Dockerfile", services, ((arg, ref),))
         )
     return out
 

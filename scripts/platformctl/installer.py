@@ -27,6 +27,8 @@ from platformctl.releases import stderr_line
 from platformctl.tools import find_tool
 from platformctl.values import Release, load_yaml, merge
 
+HelmClient = Client  # the pyhelm3 client type, for callers that hold one
+
 # pyhelm3 logs every failed helm call (also the expected "release not found"); our errors carry what matters.
 logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
 

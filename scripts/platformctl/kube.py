@@ -10,8 +10,8 @@ from typing import Any
 
 import urllib3
 
-from platformctl import tfvars
-from platformctl.errors import ConfigError, KubernetesError
+from platformctl import environments
+from platformctl.errors import KubernetesError
 from platformctl.paths import state_dir
 
 FIELD_MANAGER = "platformctl"
@@ -22,7 +22,7 @@ PATH_ANNOTATION = "platformctl.io/vault-path"
 
 def expected_context(env: str) -> str:
     """The kube context an environment deploys to: PLATFORMCTL_KUBE_CONTEXT when set (e.g. a test cluster),
-    else the site profile's existing cluster, else `kube_context` in terraform/envs/<env>/platform.tfvars."""
+    else the site profile's existing cluster, else the env's `kube_context` in environments.yaml."""
     from platformctl import site
 
     override = os.environ.get("PLATFORMCTL_KUBE_CONTEXT")
@@ -31,10 +31,7 @@ def expected_context(env: str) -> str:
     profile = site.load()
     if profile.cluster:
         return profile.cluster.kube_context
-    try:
-        return tfvars.value(env, "platform", "kube_context")
-    except ConfigError as exc:
-        raise KubernetesError(str(exc)) from None
+    return environments.get(env).kube_context
 
 
 def kubeconfig(env: str) -> str | None:

@@ -28,3 +28,7 @@ def state_dir() -> Path:
 
 def versions_file() -> Path:
     return repo_root() / "versions.yaml"
+
+
+def environments_file() -> Path:
+    return repo_root() / "environments.yaml"

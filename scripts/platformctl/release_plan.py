@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from platformctl import environments
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root, state_dir
 from platformctl.terraform import Stack
@@ -41,3 +42,8 @@ def from_terraform(
     stack.init(backend_config={"path": str(state)})
     stack.apply()
     return parse_releases(stack.output("releases"))
+
+
+def every_env(scratch: Path) -> dict[str, list[Release]]:
+    """Every environment's release plan (environments.yaml order), state and working data under `scratch`."""
+    return {env: from_terraform(env, state_root=scratch / "state") for env in environments.names()}

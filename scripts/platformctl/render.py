@@ -7,14 +7,18 @@ image pins from versions.yaml only and says that secret checksums are missing.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from platformctl import atomic, release_plan, versions
 from platformctl.context import Context, render_table
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 from platformctl.tools import find_tool
-from platformctl.values import Release
+from platformctl.values import COMPANION_IMAGES, Release
 
 
 def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
@@ -30,10 +34,14 @@ def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
             args += ["-f", str(path)]
         elif "/generated/" in values_file:
             generated = False
-    image = versions.load().images.get(release.name)
+    pins = versions.load().images
+    image = pins.get(release.name)
     if not generated and image:
         pin = f"image.repository={image.repository},image.tag={image.tag}"
-        args += ["--set-string", pin + (f",image.digest={image.digest}" if image.digest else "")]
+        pin += f",image.digest={image.digest}" if image.digest else ""
+        for name, key in COMPANION_IMAGES.get(release.name, {}).items():
+            pin += f",{key}.image.repository={pins[name].repository},{key}.image.tag={pins[name].tag}"
+        args += ["--set-string", pin]
     return args, generated
 
 
@@ -45,6 +53,19 @@ def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:
     helm = str(find_tool("helm"))
     chart = str(root / release.chart_path)
     return [helm, "template", release.name, chart, "--namespace", release.namespace, *values], generated
+
+
+def manifests(release: Release, root: Path, api_versions: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """An own chart's rendered objects (helm template), for the models that read them (capacity,
+    alerting); `api_versions` as a cluster would offer them (e.g. a CRD installed in wave 0)."""
+    args, _ = helm_template_args(release, root)
+    for api in api_versions:
+        args += ["--api-versions", api]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"helm template {release.name} failed: {last}")
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
 
 def render_release(release: Release, root: Path, out_dir: Path) -> tuple[str, bool]:

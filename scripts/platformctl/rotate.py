@@ -6,6 +6,7 @@ each one is undone in reverse order when a later one fails.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ class Issuer(Protocol):
     """A credential the server makes (an S3 access key): issued before the KV write, the previous one
     retired after every step and check passed, the new one discarded on rollback."""
 
-    title: str
+    @property
+    def title(self) -> str: ...
 
     def issue(self, data: dict[str, str]) -> dict[str, str]: ...
 
@@ -192,7 +194,7 @@ def steps_for(
             steps.append(
                 (
                     f"roll {', '.join(releases)} in {namespace}",
-                    lambda _old, _new, ns=namespace, rel=releases: _roll(roller, ns, rel),
+                    _roll_step(roller, namespace, releases),
                 )
             )
     return steps
@@ -222,7 +224,7 @@ def checks_for(spec: RotationSpec, secret_map: SecretMap, env: str) -> list[tupl
         {r for rs in _consumers(secret_map, rotated_secrets(secret_map, spec)).values() for r in rs}
     )
     return [
-        (f"smoke subset for {release}", lambda release=release: smoke_hook.run(env, only=release))
+        (f"smoke subset for {release}", functools.partial(smoke_hook.run, env, only=release))
         for release in releases
     ]
 
@@ -242,8 +244,11 @@ class Roller(Protocol):
     def roll(self, namespace: str, releases: list[str]) -> list[str]: ...
 
 
-def _roll(roller: Roller, namespace: str, releases: list[str]) -> None:
-    roller.roll(namespace, releases)
+def _roll_step(roller: Roller, namespace: str, releases: list[str]) -> Step:
+    def roll(_old: str, _new: str) -> None:
+        roller.roll(namespace, releases)
+
+    return roll
 
 
 def _sync(vault: Vault, store: SecretStore, secret_map: SecretMap, names: list[str]) -> None:

@@ -28,15 +28,18 @@ from platformctl.errors import ConfigError
 BACKENDS = ("minio", "iam")
 
 
-def user_policy(bucket: str, prefix: str = "") -> dict[str, Any]:
-    """Least privilege for one consumer: list its bucket, read/write objects under its prefix only."""
+def user_policy(bucket: str, prefix: str = "", user: str = "") -> dict[str, Any]:
+    """Least privilege for one consumer: list its bucket, read/write objects under its prefix only (and
+    delete them, for a consumer that prunes its own objects: storage.PRUNING_CONSUMERS)."""
+    from platformctl.storage import object_actions
+
     return {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Action": object_actions(user),
                 "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
             },
         ],
@@ -97,7 +100,7 @@ class IamAdmin:
             lambda: self.iam.create_user(UserName=user),
             frozenset({"EntityAlreadyExists"}),
         )
-        document = json.dumps(user_policy(bucket, prefix), sort_keys=True)
+        document = json.dumps(user_policy(bucket, prefix, user), sort_keys=True)
         self._call(
             f"PutUserPolicy {user}",
             lambda: self.iam.put_user_policy(UserName=user, PolicyName=f"{user}-s3", PolicyDocument=document),
@@ -125,7 +128,7 @@ class MinioAdmin:
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, region: str = "") -> None:
         from minio import MinioAdmin as Admin
-        from minio.credentials import StaticProvider
+        from minio.credentials.providers import StaticProvider
 
         url = urlsplit(endpoint)
         self.endpoint = endpoint
@@ -159,7 +162,7 @@ class MinioAdmin:
         return list(json.loads(raw or "{}").get("accounts") or [])
 
     def ensure_user(self, user: str, bucket: str, prefix: str) -> bool:
-        self._policies[user] = user_policy(bucket, prefix)
+        self._policies[user] = user_policy(bucket, prefix, user)
         self._call(
             f"PolicyAdd {user}-s3", lambda: self.admin.policy_add(f"{user}-s3", policy=self._policies[user])
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from platformctl import configfile
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 
@@ -81,14 +81,6 @@ def default_path() -> Path:
 def load(path: Path | None = None) -> SecretMap:
     """Parse and validate the map; any problem is one ConfigError line naming the file."""
     path = path or default_path()
-    try:
-        raw = yaml.safe_load(path.read_text())
-        return SecretMap.model_validate(raw)
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret map {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
-        raise ConfigError(f"{path}: {where}: {first['msg']}; fix the secret map") from None
+    if not path.is_file():
+        raise ConfigError(f"cannot read secret map {path}: no such file; restore it from git")
+    return configfile.load(SecretMap, path, str(path), "fix the secret map")

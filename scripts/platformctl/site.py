@@ -27,7 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from platformctl import tfvars
+from platformctl import configfile, environments
 from platformctl.errors import ConfigError
 from platformctl.paths import repo_root
 
@@ -77,7 +77,7 @@ class Site(_Strict):
 
     def cluster_type(self, env: str) -> str:
         """`existing` for the profile's cluster, else the env's `cluster_type` (kind or eks)."""
-        return "existing" if self.cluster else tfvars.value(env, "cluster", "cluster_type")
+        return "existing" if self.cluster else environments.get(env).cluster_type
 
     def delivery(self, cluster_type: str) -> str:
         """How images reach the nodes: the profile's choice, else kind for kind, registry for EKS, none."""
@@ -134,9 +134,8 @@ def parse(text: str, source: str) -> Site:
     try:
         site = Site.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"{source}: {where}: {first['msg']}; see docs/configuration.md") from None
+        where, message = configfile.first_problem(exc)
+        raise ConfigError(f"{source}: {where}: {message}; see docs/configuration.md") from None
     for name, reason in site.skip_releases.items():
         if not re.match(_NAME, name) or len(reason.strip()) < 3:
             raise ConfigError(f"{source}: skip_releases.{name}: a release name and a reason are required")

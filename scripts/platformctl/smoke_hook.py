@@ -1,16 +1,19 @@
-"""Running `platformctl smoke` from other verbs: `apply` at the end, `rotate` once per consumer."""
+"""The smoke use case run by other use cases: `apply` at the end, `rotate` once per consumer."""
 
 from __future__ import annotations
 
+from platformctl import release_plan, smoke
+from platformctl.context import Context
 from platformctl.errors import SmokeFailed
 
 
-def run(env: str, only: str | None = None) -> None:
-    """`platformctl smoke` for `env` (optionally one component); raise SmokeFailed when it fails."""
-    from platformctl import cli
-
-    argv = ["smoke", "--env", env, *(["--only", only] if only else [])]
-    code = cli.main(argv)
-    if code:
+def run(env: str, only: str | None = None, ctx: Context | None = None) -> None:
+    """The smoke suite for `env` (optionally one component's checks); SmokeFailed when it fails."""
+    ctx = ctx or Context(env=env)
+    with ctx.step(f"release plan ({env})"):
+        plan = release_plan.from_terraform(env)
+    try:
+        smoke.check(ctx, plan, only)
+    except SmokeFailed as exc:
         what = f"smoke subset for {only}" if only else f"smoke tests for {env}"
-        raise SmokeFailed(f"{what} failed (exit {code}); see the smoke output above, fix, and rerun")
+        raise SmokeFailed(f"{what} failed: {exc}") from None

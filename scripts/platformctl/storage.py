@@ -12,11 +12,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from platformctl.errors import ConfigError
 
-# bucket -> (consumer identity, object prefix it may touch); docs/architecture.md, "Messaging".
+# bucket -> (consumer identity, object prefix it may touch); docs/architecture.md, "Messaging" and
+# "Backups".
 BUCKETS: dict[str, tuple[str, str]] = {
     "notifications": ("notifications", "users/"),
-    "backups": ("backups", ""),
+    "backups": ("backups", "postgresql/"),
 }
+# Consumers that also delete objects under their prefix: the backup job applies its own retention
+# (docs/adr/0008-*). Every other consumer may only read and write.
+PRUNING_CONSUMERS = frozenset({"backups"})
 _UNSUPPORTED = {"NotImplemented", "NotImplementedError", "MalformedPolicy", "UnsupportedOperation"}
 
 
@@ -41,8 +45,15 @@ def client(endpoint: str, access_key: str, secret_key: str, region: str = "us-ea
     )
 
 
+def object_actions(consumer: str) -> list[str]:
+    """What a consumer may do to the objects under its prefix."""
+    delete = ["s3:DeleteObject"] if consumer in PRUNING_CONSUMERS else []
+    return ["s3:GetObject", "s3:PutObject", *delete]
+
+
 def policy(bucket: str, consumer: str, prefix: str) -> str:
-    """Least privilege: the consumer may list its prefix and read/write objects under it, nothing else."""
+    """Least privilege: the consumer may list its prefix and read/write (a pruning consumer also delete)
+    objects under it, nothing else."""
     principal = {"AWS": [f"arn:aws:iam:::user/{consumer}"]}
     return json.dumps(
         {
@@ -60,7 +71,7 @@ def policy(bucket: str, consumer: str, prefix: str) -> str:
                     "Sid": "objects",
                     "Effect": "Allow",
                     "Principal": principal,
-                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Action": object_actions(consumer),
                     "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
                 },
             ],

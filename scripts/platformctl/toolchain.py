@@ -43,11 +43,13 @@ VERSION_PROBES: dict[str, tuple[list[str], str]] = {
     "checkov": (["--version"], r"^(\d+\.\d+\.\d+)"),
     "terraform": (["version"], r"Terraform v(\d+\.\d+\.\d+)"),
     "promtool": (["--version"], r"promtool, version (\d+\.\d+\.\d+)"),
+    "amtool": (["--version"], r"amtool, version (\d+\.\d+\.\d+)"),
 }
 
 INSTALL_HINTS = {
     "terraform": "install Terraform {req} from your OS packages or HashiCorp's releases and put it on PATH",
     "promtool": "install Debian's 'prometheus' package (apt-get install prometheus)",
+    "amtool": "install Debian's 'prometheus-alertmanager' package (apt-get install prometheus-alertmanager)",
 }
 
 # apt's locks (taken with fcntl); setup waits for them, then apt-get itself waits up to APT_LOCK_TIMEOUT.

@@ -98,6 +98,8 @@ def secret_checksum(secret_map: SecretMap, names: list[str], entries: dict[str, 
 
 
 Images = dict[str, dict[str, str]]  # release -> {repository, tag[, digest]} from versions.yaml `images:`
+# Own images a release's chart runs besides its own: release -> {image name: values key holding `image`}.
+COMPANION_IMAGES: dict[str, dict[str, str]] = {"postgresql": {"pgbackup": "backup"}}
 
 
 def pinned_images(pins: Versions) -> Images:
@@ -125,6 +127,10 @@ def generated(
     image = images.get(release.name)
     if release.chart_path and image and not pinned_by_user:
         data["image"] = {key: image[key] for key in ("repository", "tag", "digest") if image.get(key)}
+    for name, key in COMPANION_IMAGES.get(release.name, {}).items():
+        companion = images.get(name)
+        if release.chart_path and companion:
+            data[key] = {"image": {k: companion[k] for k in ("repository", "tag") if companion.get(k)}}
     return data
 
 
@@ -138,6 +144,20 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: must be a mapping at the top level")
     return loaded
+
+
+def release_image(release: Release | None, root: Path) -> str | None:
+    """`repository:tag[@digest]` a release's values files (generated ones left out) set, or None."""
+    if release is None:
+        return None
+    merged: dict[str, Any] = {}
+    for name in release.values_files:
+        if "/generated/" not in name:
+            merged = merge(merged, load_yaml(root / name))
+    image = merged.get("image") if isinstance(merged.get("image"), dict) else {}
+    if not image or not image.get("repository") or not image.get("tag"):
+        return None
+    return f"{image['repository']}:{image['tag']}" + (f"@{image['digest']}" if image.get("digest") else "")
 
 
 def _has(data: Any, path: list[Any]) -> bool:
@@ -181,7 +201,8 @@ def _blame(
             return holders[-1], key, f"remove or rename `{key}` in {holders[-1]}"
     key = ".".join(str(p) for p in path) or "(top level)"
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [str(k) for k in error.validator_value if k not in error.instance]
+        wanted = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = [str(k) for k in wanted if k not in error.instance]
         key = ".".join(str(p) for p in [*path, *missing[:1]])
         names = [name for name, data in user_layers if _has(data, path)] or [n for n, _ in user_layers]
         return " + ".join(names), key, f"set `{key}` in one of {', '.join(names)}"
@@ -189,8 +210,8 @@ def _blame(
     # Blame the last file that sets the key; for a key the generated file sets, the user files too.
     if holders:
         return holders[-1], key, f"fix `{key}` in {holders[-1]}"
-    names = " + ".join(name for name, _ in user_layers)
-    return names, key, "fix the values files"
+    every = " + ".join(name for name, _ in user_layers)
+    return every, key, "fix the values files"
 
 
 def validate(

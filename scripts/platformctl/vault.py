@@ -20,7 +20,7 @@ import requests
 from hvac import exceptions as hvac_errors
 from requests.adapters import HTTPAdapter
 
-from platformctl.errors import VaultError
+from platformctl.errors import VaultError, VaultSecretMissing
 from platformctl.paths import state_dir
 
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -116,7 +116,7 @@ class Vault:
                 f"a policy for it; grant `{action}` on {self.mount}/data/{self.env}/*"
             ) from None
         except hvac_errors.InvalidPath:
-            raise VaultError(
+            raise VaultSecretMissing(
                 f"secret {where} does not exist in Vault at {self.addr}; seed it "
                 "(`platformctl vault dev` for dev) or write it"
             ) from None
@@ -180,10 +180,8 @@ class Vault:
     def exists(self, component: str) -> bool:
         try:
             self.read(component)
-        except VaultError as exc:
-            if "does not exist" in str(exc):
-                return False
-            raise
+        except VaultSecretMissing:
+            return False
         return True
 
 

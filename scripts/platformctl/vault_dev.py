@@ -107,7 +107,7 @@ def start(state: Path, timeout: float = 30) -> dict[str, object]:
 
 
 def enable_kv(vault: Vault) -> None:
-    mounts = vault.client.sys.list_mounted_secrets_engines()["data"]
+    mounts = vault.client.sys.list_mounted_secrets_engines()["data"]  # type: ignore[no-untyped-call]
     if f"{vault.mount}/" not in mounts:
         vault.client.sys.enable_secrets_engine("kv", path=vault.mount, options={"version": "2"})
 

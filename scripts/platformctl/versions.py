@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
+from platformctl import configfile
 from platformctl.errors import ConfigError
 from platformctl.paths import versions_file
 
@@ -114,7 +115,7 @@ class Image(_Strict):
     repository: str
     tag: Pin
     # The manifest digest as the image's publisher states it; pulled as repository:tag@digest. Upstream
-    # images without one say why in `digest_note` (tests/unit/test_foundation_versions.py).
+    # images without one say why in `digest_note` (tests/unit/test_versions.py).
     digest: Annotated[str, AfterValidator(_digest)] | None = None
     digest_note: str | None = None
 
@@ -154,11 +155,7 @@ def parse(text: str, source: str = "versions.yaml") -> Versions:
     try:
         return Versions.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        # A union's branch shows up in the location as its type (`CrdChart`, `literal['templates']`).
-        parts = [str(p) for p in first["loc"] if not re.fullmatch(r"[A-Z]\w*|\w+\[.*\]", str(p))]
-        where = ".".join(p.rstrip("_") for p in parts)
-        message = str(first["msg"]).removeprefix("Value error, ")
+        where, message = configfile.first_problem(exc)
         fix = "" if "; " in message else "; pin an exact version"
         raise ConfigError(f"{source}: {where}: {message}{fix}") from None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from platformctl import release_plan
+from platformctl.values import Release
 
 from tests.charts import render
 
@@ -22,3 +24,9 @@ def rendered_harness() -> dict[tuple[str, str], list[dict]]:
 @pytest.fixture(scope="session")
 def all_objects(rendered: dict[tuple[str, str], list[dict]]) -> list[tuple[str, str, dict]]:
     return [(rel, env, obj) for (rel, env), objs in rendered.items() for obj in objs]
+
+
+@pytest.fixture(scope="session")
+def env_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Release]]:
+    """Every env's release plan from the real release-plan stack (the capacity and alerting models)."""
+    return release_plan.every_env(tmp_path_factory.mktemp("release-plans"))

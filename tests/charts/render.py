@@ -10,13 +10,15 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from platformctl import environments
 from platformctl.tools import find_tool
+from platformctl.values import COMPANION_IMAGES
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
 VALUES = REPO / "values"
 GENERATED = Path(__file__).resolve().parent / "fixtures" / "generated"
-ENVS = ("dev", "staging", "prod")
+ENVS = environments.names()
 
 # CRD-backed APIs that wave 0 (kube-prometheus-stack, traefik, cert-manager) serves before the own charts.
 CRD_APIS = (
@@ -85,6 +87,9 @@ def image_args(rel: Release) -> list[str]:
     pin = f"image.repository={image['repository']},image.tag={image['tag']}"
     if image.get("digest"):  # the publisher's digest, where versions.yaml has one
         pin += f",image.digest={image['digest']}"
+    for name, key in COMPANION_IMAGES.get(rel.name, {}).items():
+        other = versions()["images"][name]
+        pin += f",{key}.image.repository={other['repository']},{key}.image.tag={other['tag']}"
     return ["--set-string", pin]
 
 

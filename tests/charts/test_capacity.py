@@ -36,8 +36,8 @@ def _id(case: tuple[str, ...]) -> str:
 
 
 @pytest.fixture(scope="session")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Release]]:
-    return capacity.plans(tmp_path_factory.mktemp("capacity-plan"))
+def plans(env_plans: dict[str, list[Release]]) -> dict[str, list[Release]]:
+    return env_plans
 
 
 @pytest.fixture(scope="session")

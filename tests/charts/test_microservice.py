@@ -41,8 +41,8 @@ def test_admin_secret_is_mounted_into_the_migration_job_only(rendered, env):
     job = next(o for o in docs if o["kind"] == "Job")["spec"]["template"]["spec"]
     deployment = _kinds(docs)["Deployment"]["spec"]["template"]["spec"]
     secrets_of = lambda pod: {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}  # noqa: E731
-    assert secrets_of(job) == {"users-db", "users-admin"}
-    assert secrets_of(deployment) == {"users-db"}
+    assert secrets_of(job) == {"users-db", "users-admin"}  # not rabbitmq-app (`migration: false`)
+    assert secrets_of(deployment) == {"users-db", "rabbitmq-app"}
 
 
 def test_plain_ingress_switch():

@@ -16,10 +16,12 @@ OWN_IMAGES = {"users", "auth", "notifications"}
 
 
 def pods(all_objects) -> Iterator[tuple[str, str, dict, dict]]:
-    """(release, env, workload, pod template) for every workload."""
+    """(release, env, workload, pod template) for every workload (a CronJob's: its job template's)."""
     for rel, env, obj in all_objects:
         if obj["kind"] in WORKLOADS:
             yield rel, env, obj, obj["spec"]["template"]
+        elif obj["kind"] == "CronJob":
+            yield rel, env, obj, obj["spec"]["jobTemplate"]["spec"]["template"]
 
 
 def containers(template: dict) -> list[dict]:
@@ -77,7 +79,7 @@ def test_requests_and_limits(all_objects):
 
 def test_three_probes_on_long_running_containers(all_objects):
     for rel, env, obj, tpl in pods(all_objects):
-        if obj["kind"] == "Job":
+        if obj["kind"] in ("Job", "CronJob"):
             continue
         for c in tpl["spec"]["containers"]:
             missing = [p for p in ("startupProbe", "livenessProbe", "readinessProbe") if p not in c]
@@ -87,9 +89,10 @@ def test_three_probes_on_long_running_containers(all_objects):
 def test_images_pinned_from_versions_yaml(all_objects):
     images = render.versions()["images"]
     for rel, env, obj, tpl in pods(all_objects):
-        expected = images[render.release(rel).image]
+        names = [render.release(rel).image, *render.COMPANION_IMAGES.get(rel, {})]  # e.g. pgbackup
+        allowed = {f"{images[n]['repository']}:{images[n]['tag']}" for n in names}
         for c in containers(tpl):
-            assert c["image"] == f"{expected['repository']}:{expected['tag']}", _where(rel, env, obj)
+            assert c["image"] in allowed, _where(rel, env, obj)
             assert c["imagePullPolicy"] == "IfNotPresent", _where(rel, env, obj)
             assert not c["image"].endswith(":latest")
 
@@ -227,7 +230,7 @@ EDGES = [
     ("auth", "users", 8081),
     ("users", "auth", 8080),
     ("notifications", "auth", 8080),
-    ("auth", "rabbitmq", 5672),
+    ("users", "rabbitmq", 5672),  # the login-event outbox relay
     ("notifications", "rabbitmq", 5672),
     ("notifications", "minio", 9000),
     ("traefik", "users", 8080),
@@ -242,7 +245,8 @@ EDGES = [
 DENIED = [
     ("notifications", "postgresql", 5432),
     ("auth", "postgresql", 5432),
-    ("users", "rabbitmq", 5672),
+    ("auth", "rabbitmq", 5672),  # login events go through users' outbox
+    ("users-migrate", "rabbitmq", 5672),
     ("users", "minio", 9000),
     ("traefik", "postgresql", 5432),
     ("auth", "notifications", 8080),

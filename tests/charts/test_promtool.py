@@ -55,6 +55,10 @@ def test_every_alert_has_a_firing_test(rules_dir):
         "PersistentVolumeAlmostFull",
         "PodCrashLooping",
         "LoginAttemptsLimited",
+        "LoginEventsDelayed",
+        "LoginEventOutboxNearlyFull",
+        "LoginsRefusedOutboxFull",
+        "BackupTooOld",
     }
     assert alerts == expected
 

@@ -14,6 +14,7 @@ HARNESS_APIS = {
     "v1",
     "apps/v1",
     "batch/v1",
+    "batch/v1beta1",  # CronJob: batch/v1 only from 1.21
     "networking.k8s.io/v1",
     "storage.k8s.io/v1",  # StorageClass: GA since 1.6
     "policy/v1beta1",

@@ -12,9 +12,10 @@ from tests.charts import render
 ALL_RELEASES = [r.name for r in render.RELEASES] + list(render.UPSTREAM)
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private|credential|access.?key|cookie)", re.I)
 # Keys that name a Secret, a key inside one or a file, never hold one (userKey/passwordKey: the keys of an
-# existingSecret, as the grafana chart's `admin`).
+# existingSecret, as the grafana chart's `admin`; `secrets`: names of Secrets to mount, as
+# alertmanager.alertmanagerSpec.secrets).
 REFERENCE_KEY = re.compile(
-    r"(existingSecret|_FILE|secretName|tlsSecretName|secretMounts|secretChecksum|userKey|passwordKey)$"
+    r"(existingSecret|_FILE|secretName|tlsSecretName|secretMounts|secretChecksum|userKey|passwordKey|^secrets)$"
 )
 
 
@@ -102,6 +103,12 @@ def test_service_settings_match_the_contract(rendered):
             "USERS_JWT_AUDIENCE",
             "USERS_ADMIN_EMAIL_FILE",
             "USERS_ADMIN_PASSWORD_FILE",
+            "USERS_RABBITMQ_HOST",
+            "USERS_RABBITMQ_PORT",
+            "USERS_RABBITMQ_VHOST",
+            "USERS_RABBITMQ_USERNAME_FILE",
+            "USERS_RABBITMQ_PASSWORD_FILE",
+            "USERS_OUTBOX_MAX_PENDING",
         },
         "auth": {
             "AUTH_USERS_URL",
@@ -109,11 +116,6 @@ def test_service_settings_match_the_contract(rendered):
             "AUTH_JWT_TTL_SECONDS",
             "AUTH_JWT_ISSUER",
             "AUTH_JWT_AUDIENCE",
-            "AUTH_RABBITMQ_HOST",
-            "AUTH_RABBITMQ_PORT",
-            "AUTH_RABBITMQ_VHOST",
-            "AUTH_RABBITMQ_USERNAME_FILE",
-            "AUTH_RABBITMQ_PASSWORD_FILE",
             "AUTH_TRUSTED_PROXIES",
         },
         "notifications": {

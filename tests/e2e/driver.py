@@ -4,8 +4,11 @@ Made for the local k8s harness (tests/e2e/README.md). In order, from an empty cl
   1. stand-in images for the upstream images the harness cannot pull (postgres, rabbitmq, an S3 store);
   2. `platformctl vault dev`, then the site's S3 store (SeaweedFS in e2e-s3) with the notifications key;
   3. `make apply ENV=dev SITE=tests/e2e/site.yaml`  (namespaces, images, secrets, values, releases, smoke);
-  4. `make smoke`;  5. `make rotate` of the JWT key and the database password under an in-cluster login
-  load;  6. pod deletion under load;  7. a second `make apply` that must change nothing;
+  4. `make smoke`;  backup and restore: users created, `make backup`, deleted, `make restore` (refused
+  without FORCE=1), the same users log in, then the PostgreSQL pod deleted and the data still there;
+  5. `make rotate` of the JWT key and the database password under an in-cluster login
+  load;  6. pod deletion under load; the RabbitMQ pod deleted under load, every login with exactly one
+  notification (the login event outbox);  7. a second `make apply` that must change nothing;
   8. `make plan` shows no change;  9. `make destroy`;  10. nothing of the project left: no namespace,
   release, dev Vault or port-forward.
 What the site profile replaces is printed by apply itself; the driver prints its timings at the end.
@@ -28,7 +31,9 @@ from platformctl.context import render_table
 from platformctl.paths import repo_root
 
 from tests.e2e import images, s3_stand_in
+from tests.e2e.backup_restore import run_backup_restore
 from tests.e2e.cluster import E2EError, not_ready
+from tests.e2e.outbox_broker_restart import run_broker_restart
 from tests.e2e.resilience import run_pod_deletion, run_rotation
 
 SITE = "tests/e2e/site.yaml"
@@ -129,8 +134,19 @@ class Driver:
         started = time.monotonic()
         rows += run_pod_deletion(self.core, self.batch, self.auth_image())
         self.timed("pod deletion under load", time.monotonic() - started)
+        started = time.monotonic()
+        outbox = run_broker_restart(self.core, self.batch, self.kubeconfig, self.auth_image())
+        rows += outbox.rows()
+        self.timed("RabbitMQ pod deleted under load (login event outbox)", time.monotonic() - started)
         rows.append(["MinIO pool expansion", "not possible here: no MinIO image can be had on this machine"])
         print(render_table(["resilience check", "result"], rows), flush=True)
+
+    def backup_restore(self) -> None:
+        """make backup, users deleted, make restore, the same users log in; the PostgreSQL pod deleted."""
+        started = time.monotonic()
+        figures = run_backup_restore(self.kubeconfig, self.make)
+        self.timed("backup, restore, PostgreSQL pod deletion", time.monotonic() - started)
+        print(render_table(["backup and restore", "result"], figures.rows()), flush=True)
 
     def second_apply(self) -> None:
         output = self.step("second make apply (no change)", [*self.make, "apply"])
@@ -198,6 +214,7 @@ class Driver:
                 self.ready_after(output, started),
             )
             self.step("make smoke", [*self.make, "smoke"])
+            self.backup_restore()
             self.resilience()
             self.second_apply()
             self.plan_shows_no_change()

@@ -26,7 +26,7 @@ ROTATION_LOAD_SECONDS = 150
 DELETION_LOAD_SECONDS = 45
 
 
-def _test_user(kubeconfig: Path) -> tuple[str, str, int]:
+def test_user(kubeconfig: Path) -> tuple[str, str, int]:
     email, password = f"e2e-load-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
     body = {"name": "E2E", "surname": "Load", "email": email, "password": password}
     with forward(kubeconfig, "apps", "users", 8080) as users, httpx.Client(timeout=10) as http:
@@ -41,7 +41,7 @@ def _rotate_env(kubeconfig: Path, pg_dsn: str) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(kubeconfig), "PLATFORMCTL_PG_DSN": pg_dsn}
 
 
-def _postgres_password(core: Any) -> str:
+def postgres_password(core: Any) -> str:
     secret = core.read_namespaced_secret("postgresql-credentials", "data")
     return base64.b64decode(secret.data["postgres-password"]).decode()
 
@@ -67,7 +67,7 @@ def _verdict(what: str, summary: dict[str, Any]) -> list[str]:
 
 def run_rotation(core: Any, batch: Any, kubeconfig: Path, make: list[str], image: str) -> list[list[str]]:
     """Logins keep succeeding while the JWT signing key and the users database password rotate."""
-    email, password, user_id = _test_user(kubeconfig)
+    email, password, user_id = test_user(kubeconfig)
     load.login_secret(core, email, password)
     rows: list[list[str]] = []
     job = "e2e-load-rotation"
@@ -76,7 +76,7 @@ def run_rotation(core: Any, batch: Any, kubeconfig: Path, make: list[str], image
     try:
         with forward(kubeconfig, "data", "postgresql", 5432) as pg:
             host_port = pg.removeprefix("http://")
-            dsn = f"postgresql://postgres:{_postgres_password(core)}@{host_port}/postgres"
+            dsn = f"postgresql://postgres:{postgres_password(core)}@{host_port}/postgres"
             env = _rotate_env(kubeconfig, dsn)
             for name in ROTATIONS:
                 rows.append([f"rotate {name} under load", f"{_rotate(name, env, make):.1f}s"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import hvac
@@ -15,6 +14,7 @@ from platformctl.secret_map import SecretMap
 from platformctl.vault import Vault, connect
 from psycopg import sql
 
+from tests.fixtures.servers import S3Server, seaweedfs
 from tests.integration.fake_kube import FakeKubeAPI, running_fake
 
 
@@ -130,73 +130,8 @@ def rabbit_user(rabbitmq_api: str) -> Iterator[tuple[str, str]]:
         api.delete(f"/api/users/{user}")
 
 
-@dataclass(frozen=True)
-class IamS3:
-    """A SeaweedFS of this module's own whose S3 port also serves the IAM API (writes allowed)."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-
-
-def _weed_args(weed: str, workdir: Path, s3_config: Path) -> tuple[list[str], str]:
-    from tests.fixtures.servers import free_port
-
-    port = {name: free_port() for name in ("m", "mg", "v", "vg", "f", "fg", "s", "sg")}
-    args = [
-        weed, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=4",
-        f"-master.port={port['m']}", f"-master.port.grpc={port['mg']}",
-        f"-volume.port={port['v']}", f"-volume.port.grpc={port['vg']}",
-        "-filer", f"-filer.port={port['f']}", f"-filer.port.grpc={port['fg']}",
-        "-s3", f"-s3.port={port['s']}", f"-s3.port.grpc={port['sg']}", "-s3.port.iceberg=0",
-        "-s3.port.lance=0", f"-s3.config={s3_config}", "-s3.iam.readOnly=false", "-metricsPort=0",
-    ]  # fmt: skip
-    return args, f"http://127.0.0.1:{port['s']}"
-
-
 @pytest.fixture(scope="session")
-def iam_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamS3]:
-    import json
-    import subprocess
-
-    import httpx
-    from platformctl.tools import find_tool
-
-    from tests.fixtures.servers import wait_until
-
-    workdir = tmp_path_factory.mktemp("weed-iam")
-    admin = IamS3("", "adm" + secrets.token_hex(6), secrets.token_urlsafe(24))
-    s3_config = workdir / "identities.json"
-    s3_config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "admin",
-                        "credentials": [{"accessKey": admin.access_key, "secretKey": admin.secret_key}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    args, endpoint = _weed_args(str(find_tool("weed")), workdir, s3_config)
-    with (workdir / "weed.log").open("wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-
-    def answers() -> bool:
-        try:
-            return httpx.get(endpoint, timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(answers, 60, "SeaweedFS with IAM")
-        yield IamS3(endpoint, admin.access_key, admin.secret_key)
-    finally:
-        proc.terminate()  # stopped by its own PID; weed may linger in shutdown, a throw-away dir
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def iam_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS of this suite's own whose S3 port also serves the IAM API (writes allowed)."""
+    with seaweedfs(tmp_path_factory.mktemp("weed-iam"), iam_writes=True, prefix="adm") as server:
+        yield server

@@ -6,7 +6,7 @@ import io
 import shutil
 
 import pytest
-from platformctl import deploy, doctor, vault, vault_dev
+from platformctl import deploy, doctor, secret_map, vault, vault_dev
 from platformctl.context import Context
 from platformctl.vault import connect
 
@@ -31,7 +31,9 @@ def test_vault_dev_start_and_stop(run_cli, tmp_path, monkeypatch):
     state = tmp_path / "vault-dev.json"
     monkeypatch.setattr("platformctl.commands.vault.state_file", lambda: state)
     code, out, _ = run_cli("vault", "dev")
-    assert code == 0 and "dev Vault at http://127.0.0.1:" in out and "seeded: auth-jwt" in out
+    seeded = next(line for line in out.splitlines() if line.startswith("seeded: "))
+    assert code == 0 and "dev Vault at http://127.0.0.1:" in out
+    assert set(seeded.removeprefix("seeded: ").split(", ")) == set(secret_map.load().vault)
     assert connect("dev", environ={}, state=state).read("minio").version == 1
     code, out, _ = run_cli("vault", "dev", "--dry-run")
     assert code == 0 and "would reuse the dev Vault at http://127.0.0.1:" in out  # it runs: no second one

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import config
-from platformctl import flow, jwtkeys, pgrole, release_plan, rotate, secrets_sync, values
+from platformctl import environments, flow, jwtkeys, pgrole, release_plan, rotate, secrets_sync, values
 from platformctl.context import Context
 from platformctl.errors import PlatformError
 from platformctl.kube import KubeSecrets
@@ -125,7 +125,7 @@ def test_no_secret_value_leaks(
 
 REPO = Path(__file__).resolve().parents[2]
 UPSTREAM = ("traefik", "kube-prometheus-stack", "metrics-server", "cert-manager")
-ENVS = ("dev", "staging", "prod")
+ENVS = environments.names()
 
 
 def _upstream_release(name: str, env: str) -> values.Release:

@@ -5,15 +5,15 @@ OpenBao; FakeKubeAPI stands in for Kubernetes only (Secrets, Deployments). Also 
 from __future__ import annotations
 
 import base64
-import types
 
 import pytest
 from kubernetes import config
-from platformctl import cli, rabbitmq, rotate
-from platformctl.errors import ConfigError, PlatformError
+from platformctl import rabbitmq, release_plan, rotate, smoke
+from platformctl.errors import ConfigError, PlatformError, SmokeFailed
 from platformctl.kube import KubeSecrets
 
 from tests.fixtures.servers import free_port
+from tests.integration.envs import allow_env
 from tests.integration.rollers import RecordingRoller
 
 NAME = "rabbitmq-app-password"
@@ -53,7 +53,7 @@ def test_rotation_changes_the_password_everywhere(seeded, smap, fake_kube, rabbi
     assert seeded.read("rabbitmq", version=before).data["password"] == old  # KV keeps both
     assert _mounted(fake_kube[0], "apps", "rabbitmq-app") == new
     assert _mounted(fake_kube[0], "data", "rabbitmq-credentials") == new
-    assert roller.calls == [("apps", ("auth", "notifications"))]  # the broker itself is not restarted
+    assert roller.calls == [("apps", ("notifications", "users"))]  # the broker itself is not restarted
     assert not any(old in line or new in line for line in lines)
 
 
@@ -112,63 +112,54 @@ def test_dry_run_describes_the_rabbitmq_step(run_cli, seeded, smap, monkeypatch,
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
     monkeypatch.delenv("PLATFORMCTL_RABBITMQ_API", raising=False)
-    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    allow_env(monkeypatch, seeded.env)
     before = seeded.read("rabbitmq").version
     code, out, err = run_cli("rotate", "--env", seeded.env, "--secret", NAME, "--dry-run")
     assert code == 0, err
     assert "set the RabbitMQ password of platform (management API)" in out
-    assert "then check: smoke subset for auth" in out
+    assert "then check: smoke subset for notifications" in out
+    assert "then check: smoke subset for users" in out  # the login-event outbox relay
     assert seeded.read("rabbitmq").version == before
 
 
-# --- the smoke-subset hook (a fake verb stands in for `platformctl smoke`, which needs a cluster) ---
+# --- the smoke-subset hook (a fake suite stands in for the smoke use case, which needs a cluster) ---
 
 
-def _is_smoke(verb: types.ModuleType) -> bool:
-    return verb.__name__.rsplit(".", 1)[-1] == "smoke"
+def _with_smoke_suite(monkeypatch, calls: list[str], exit_code: int) -> None:
+    """FAKE smoke suite (the real one needs a live cluster): records the component each check asks for,
+    fails like the real verdict when exit_code is not 0. The release plan is not computed."""
+
+    def fake_check(ctx, plan, only=None, *_args):
+        calls.append(only)
+        if exit_code:
+            raise SmokeFailed(f"smoke tests failed (1 failing check(s), pytest exit {exit_code})")
+        return 0
+
+    monkeypatch.setattr(smoke, "check", fake_check)
+    monkeypatch.setattr(release_plan, "from_terraform", lambda env: [])
 
 
-def _fake_smoke_verb(calls: list[str], exit_code: int) -> types.ModuleType:
-    """FAKE `smoke` verb (the real one needs a live cluster): records --only, returns exit_code."""
-    verb = types.ModuleType("platformctl.commands.smoke")
-
-    def register(verbs):
-        parser = verbs.add_parser("smoke")
-        parser.add_argument("--only")
-        parser.set_defaults(handler=lambda args, _ctx: calls.append(args.only) or exit_code)
-        return parser
-
-    verb.register = register  # type: ignore[attr-defined]
-    return verb
-
-
-def _with_smoke_verb(monkeypatch, calls: list[str], exit_code: int) -> None:
-    """Register the fake in place of the real `smoke` verb."""
-    others = [v for v in cli.VERBS if not _is_smoke(v)]
-    monkeypatch.setattr(cli, "VERBS", [*others, _fake_smoke_verb(calls, exit_code)])
-
-
-def test_smoke_subset_runs_the_smoke_verb_for_each_consumer(monkeypatch, smap):
+def test_smoke_subset_runs_the_smoke_suite_for_each_consumer(monkeypatch, smap):
     calls: list[str] = []
-    _with_smoke_verb(monkeypatch, calls, 0)
+    _with_smoke_suite(monkeypatch, calls, 0)
     checks = rotate.checks_for(rotate.spec_for(smap, "rabbitmq-app-password"), smap, "dev")
     for _title, check in checks:
         check()
-    assert calls == ["auth", "notifications", "rabbitmq"]
+    assert calls == ["notifications", "rabbitmq", "users"]
 
 
 def test_failed_smoke_subset_rolls_the_rotation_back(
     seeded, smap, fake_kube, rabbit_user, rabbitmq_api, monkeypatch
 ):
     calls: list[str] = []
-    _with_smoke_verb(monkeypatch, calls, 7)
-    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    _with_smoke_suite(monkeypatch, calls, 7)
+    allow_env(monkeypatch, seeded.env)
     user, old = rabbit_user
     settings = _settings(rabbitmq_api)
     plan = _plan(seeded, smap, fake_kube, user, old, settings)
     plan.checks = rotate.checks_for(plan.spec, smap, seeded.env)
-    with pytest.raises(PlatformError, match="smoke subset for auth failed") as exc:
+    with pytest.raises(PlatformError, match="smoke subset for notifications failed") as exc:
         rotate.run(plan, seeded, lambda _line: None)
-    assert exc.value.exit_code == 7 and calls == ["auth"]
+    assert exc.value.exit_code == 7 and calls == ["notifications"]
     assert seeded.read("rabbitmq").data["password"] == old
     assert rabbitmq.authenticates(settings, user, old)

@@ -11,11 +11,12 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 from kubernetes import config
-from platformctl import cli, rotate, s3admin, s3keys, storage
+from platformctl import rotate, s3admin, s3keys, storage
 from platformctl.errors import ConfigError, PlatformError
 from platformctl.kube import KubeSecrets
 
 from tests.fixtures.servers import wait_until
+from tests.integration.envs import allow_env
 
 PATH = "notifications-s3"
 
@@ -125,7 +126,7 @@ def test_storage_verb_with_iam_backend(run_cli, iam_s3, consumer, seeded, smap, 
     seeded.write("minio", {"root-user": iam_s3.access_key, "root-password": iam_s3.secret_key})
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
-    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    allow_env(monkeypatch, seeded.env)
     monkeypatch.setattr(
         "platformctl.secret_map.load",
         lambda: smap.model_copy(update={"rotations": {PATH: _spec(smap, user)}}),
@@ -160,7 +161,7 @@ def test_rotate_dry_run_describes_the_key_steps(run_cli, seeded, smap, monkeypat
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
     monkeypatch.delenv("PLATFORMCTL_S3_ENDPOINT", raising=False)
-    monkeypatch.setattr(cli, "ENVIRONMENTS", (*cli.ENVIRONMENTS, seeded.env))
+    allow_env(monkeypatch, seeded.env)
     before = seeded.read(PATH)
     code, out, err = run_cli("rotate", "--env", seeded.env, "--secret", PATH, "--dry-run")
     assert code == 0, err

@@ -81,12 +81,13 @@ def test_rerun_is_byte_identical_and_writes_nothing(seeded, smap, releases, root
 
 def test_new_secret_version_changes_only_consumers_checksum(seeded, smap, releases, root):
     _run(seeded, smap, releases, root)
-    users_before = (root / "values/generated/dev/users.yaml").read_bytes()
+    auth_before = (root / "values/generated/dev/auth.yaml").read_bytes()
     rabbit = seeded.read("rabbitmq")
-    seeded.write("rabbitmq", rabbit.data)  # same data, new version: auth must roll, users not
+    # same data, new version: users (the login event relay) must roll, auth (no broker since ADR 0007) not
+    seeded.write("rabbitmq", rabbit.data)
     changed = {name for name, _, c in _run(seeded, smap, releases, root) if c}
-    assert changed == {"auth"}
-    assert (root / "values/generated/dev/users.yaml").read_bytes() == users_before
+    assert changed == {"users"}
+    assert (root / "values/generated/dev/auth.yaml").read_bytes() == auth_before
 
 
 def test_schema_failure_names_file_and_key_and_writes_nothing(seeded, smap, releases, root):

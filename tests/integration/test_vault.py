@@ -139,3 +139,20 @@ def test_the_cli_prints_one_line_and_exits_4_for_a_web_server(run_cli, not_vault
     assert code == 4 and len(lines) == 1
     assert lines[0].startswith(f"error: VAULT_ADDR ({addr}) does not answer like Vault/OpenBao")
     assert "<html" not in err.lower()  # the page never reaches the terminal
+
+
+def test_exists_tells_a_missing_entry_from_a_refused_read(seeded, vault_server):
+    """`exists` is False only for an entry that is not there (its own exception, not a match on the
+    message); a token that may not read the path still gets the 403 error."""
+    assert seeded.exists("postgresql") is True
+    assert seeded.exists("never-written") is False
+    client = root_client(vault_server)
+    policy = f'path "{seeded.mount}/data/{seeded.env}/postgresql" {{ capabilities = ["read"] }}'
+    client.sys.create_or_update_policy(name="read-postgresql-only", policy=policy)
+    token = client.auth.token.create(policies=["read-postgresql-only"], ttl="5m")["auth"]["client_token"]
+    limited = Vault(
+        type(client)(url=vault_server.addr, token=token), vault_server.addr, seeded.mount, seeded.env, "token"
+    )
+    assert limited.exists("postgresql") is True
+    with pytest.raises(VaultError, match=r"denied read .* \(HTTP 403\)"):
+        limited.exists("rabbitmq")

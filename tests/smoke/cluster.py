@@ -30,8 +30,10 @@ def plan() -> tuple[Release, ...]:
     path = os.environ.get(smoke.PLAN_VAR)
     if not path:
         return tuple(release_plan.from_terraform(env()))
-    return tuple(Release(r["name"], r["namespace"], r["chart_path"], tuple(r["values_files"]))
-                 for r in json.loads(Path(path).read_text()))  # fmt: skip
+    return tuple(
+        Release(r["name"], r["namespace"], r["chart_path"], tuple(r["values_files"]))
+        for r in json.loads(Path(path).read_text())
+    )
 
 
 def skipped() -> dict[str, str]:

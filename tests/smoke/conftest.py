@@ -30,6 +30,8 @@ def _pods() -> list[object]:
     params = []
     for namespace in namespaces:
         for pod in cluster.live_pods(namespace):
+            if pod.status.phase == "Succeeded":  # a finished Job's pod (the backup CronJob keeps three)
+                continue
             release = (pod.metadata.labels or {}).get("app.kubernetes.io/instance")
             marks = (release,) if release else ()
             params.append(_param(pod, f"{namespace}/{pod.metadata.name}", *marks))

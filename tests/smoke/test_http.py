@@ -151,6 +151,10 @@ def test_seed_flow(user: dict[str, Any], entry: Entry, http: httpx.Client, store
     prefix = f"users/{user['id']}/"
     try:
         key = _wait_object(s3, bucket, prefix)
+        time.sleep(1)  # a second delivery of the login's event would land within this
+        objects = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        keys = [found["Key"] for found in objects]
+        assert keys == [key], f"one login, {len(keys)} notifications: {keys}"
         params = {"user_id": str(user["id"])}
         listed = _api(entry, http, "GET", "notifications", "/notifications", params=params)
         assert listed.status_code == 401, f"notifications without a token: HTTP {listed.status_code}"

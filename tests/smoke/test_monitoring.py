@@ -52,8 +52,9 @@ def test_dashboards_present(namespace: str, request: pytest.FixtureRequest) -> N
     admin = cluster.secret_data(namespace, f"{RELEASE}-grafana")
     auth = (admin["admin-user"], admin["admin-password"])
     with cluster.forward(namespace, f"{RELEASE}-grafana", 80) as port:
-        found = httpx.get(f"http://127.0.0.1:{port}/api/search", params={"type": "dash-db"},
-                          auth=auth, timeout=10).json()  # fmt: skip
+        found = httpx.get(
+            f"http://127.0.0.1:{port}/api/search", params={"type": "dash-db"}, auth=auth, timeout=10
+        ).json()
     missing = sorted(wanted - {d.get("uid") for d in found})
     assert not missing, f"dashboards missing in Grafana: {', '.join(missing)}"
     smoke.record(request, f"{len(wanted)} dashboards")

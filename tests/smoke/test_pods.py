@@ -32,8 +32,11 @@ def _hosts(service: Release) -> list[Any]:
 
 def test_main_process_runs_as_uid_1000(service: Release, request: pytest.FixtureRequest) -> None:
     for host in _hosts(service):
-        uid_line = next(line for line in host.file("/proc/1/status").content_string.splitlines()
-                        if line.startswith("Uid:"))  # fmt: skip
+        uid_line = next(
+            line
+            for line in host.file("/proc/1/status").content_string.splitlines()
+            if line.startswith("Uid:")
+        )
         assert set(uid_line.split()[1:]) == {"1000"}, f"main process: {uid_line}"
     smoke.record(request, "PID 1 real/effective uid 1000")
 

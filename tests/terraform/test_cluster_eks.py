@@ -127,8 +127,13 @@ def test_node_group_sizes_and_irsa(eks_plan: dict[str, Any]) -> None:
     assert oidc["client_id_list"] == ["sts.amazonaws.com"]
 
 
-def test_own_images_are_the_three_services() -> None:
-    assert own_image_repositories() == ["platform/users", "platform/auth", "platform/notifications"]
+def test_own_images_are_the_three_services_and_the_backup_runner() -> None:
+    assert own_image_repositories() == [
+        "platform/users",
+        "platform/auth",
+        "platform/notifications",
+        "platform/pgbackup",
+    ]
 
 
 def test_registry_has_one_immutable_scanned_encrypted_repository_per_service(

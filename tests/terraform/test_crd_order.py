@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.terraform.test_release_plan import read_plan
-from tests.terraform.tfkit import REPO_ROOT, versions
+from tests.terraform.tfkit import ENVS, REPO_ROOT, versions
 
 # API group -> the release that installs its CRDs: the CRD-only releases for the charts whose CRDs live
 # in a crds/ folder (versions.yaml `charts.<name>.crds`), cert-manager for its own (templates).
@@ -106,7 +106,7 @@ def test_charts_with_a_crds_folder_skip_it_and_get_a_crd_release(tmp_path: Path,
             assert crd_release["name"] in release["needs"], release["name"]
 
 
-@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env_name", ENVS)
 def test_crd_consumers_come_after_their_crds(tmp_path: Path, env_name: str) -> None:
     releases = read_plan(tmp_path, env_name)
     assert not order_violations(releases), "\n".join(order_violations(releases))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from platformctl import environments
 
 from tests.terraform.tfkit import ENVS, TERRAFORM_DIR, blocks, parse_hcl, where
 
@@ -23,10 +24,11 @@ def test_tfvars_fit_the_stack(env: str, stack: str) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_cluster_type_per_env(env: str) -> None:
+    """The cluster type is environments.yaml's (one source): no var file repeats it."""
     given = parse_hcl(TERRAFORM_DIR / "envs" / env / "cluster.tfvars")
-    assert given["cluster_type"] == ("kind" if env == "dev" else "eks"), (
-        f"envs/{env}/cluster.tfvars: cluster_type"
-    )
+    assert "cluster_type" not in given, f"envs/{env}/cluster.tfvars repeats environments.yaml's cluster_type"
+    expected = "kind" if env == "dev" else "eks"
+    assert environments.get(env).cluster_type == expected, f"environments.yaml {env}: cluster_type"
     if env != "dev":
         group = given["node_group"]
         assert 1 <= group["min_size"] <= group["desired_size"] <= group["max_size"], f"envs/{env}: node_group"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import yaml
+from platformctl import environments
 
 from tests.terraform.tfkit import (
     REPO_ROOT,
@@ -50,7 +51,8 @@ def test_cluster_stack_reads_the_node_ports_from_the_values_file() -> None:
     given = unwrap(kind["ingress_node_ports"])
     assert "ports.web.nodePort" in given and "ports.websecure.nodePort" in given, given
     tfvars = parse_hcl(TERRAFORM_DIR / "envs" / "dev" / "cluster.tfvars")
-    assert (tfvars["env"], tfvars["cluster_type"]) == ("dev", "kind"), "dev reads values/dev/traefik.yaml"
+    dev = (tfvars["env"], environments.get("dev").cluster_type)
+    assert dev == ("dev", "kind"), "dev reads values/dev/traefik.yaml"
 
 
 def test_kind_maps_host_ports_to_the_node_ports() -> None:

@@ -94,7 +94,8 @@ def test_release_plan_runs_from_a_dev_working_dir(tmp_path: Path) -> None:
     shutil.copytree(TERRAFORM_DIR / "modules" / "release-plan", tree / "terraform/modules/release-plan")
     shutil.copytree(TERRAFORM_DIR / "stacks" / "release-plan", tree / "terraform/stacks/release-plan")
     shutil.copytree(REPO_ROOT / "tests/terraform/fixtures/values", tree / "values")
-    shutil.copy(REPO_ROOT / "versions.yaml", tree / "versions.yaml")
+    for name in ("versions.yaml", "environments.yaml"):
+        shutil.copy(REPO_ROOT / name, tree / name)
     results = {}
     for workdir in ("stacks", ".dev"):
         root = tree / "terraform" / workdir / "release-plan"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, run_tf, terraform_env, versions
+from tests.terraform.tfkit import ENVS, REPO_ROOT, TERRAFORM_DIR, run_tf, terraform_env, versions
 
 MODULE = TERRAFORM_DIR / "modules" / "release-plan"
 ROOT = TERRAFORM_DIR / "stacks" / "release-plan"
@@ -92,7 +92,9 @@ def test_unknown_env_has_clear_message(tmp_path: Path) -> None:
     run_tf(["init", "-input=false", f"-backend-config=path={tmp_path / 'plan.tfstate'}"], ROOT, env)
     proc = run_tf(["plan", "-input=false", "-var=env=qa"], ROOT, env, check=False)
     assert proc.returncode != 0
-    assert "The env must be one of dev, staging, prod." in " ".join(proc.stderr.split())
+    assert "The env must be one of the environments of environments.yaml: dev, prod, staging." in " ".join(
+        proc.stderr.split()
+    )
 
 
 def _real_values_missing() -> list[str]:
@@ -111,7 +113,7 @@ def _real_values_missing() -> list[str]:
         "notifications",
     }
     layers = {
-        **{n: ("common", "dev", "staging", "prod") for n in names},
+        **{n: ("common", *ENVS) for n in names},
         **{n: ("common",) for n in CRD_RELEASES},
     }
     return [
@@ -122,7 +124,7 @@ def _real_values_missing() -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env_name", ENVS)
 def test_plan_against_real_values(tmp_path: Path, env_name: str) -> None:
     assert not _real_values_missing()
     releases = read_plan(tmp_path, env_name, values_dir="values")

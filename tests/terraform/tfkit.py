@@ -17,12 +17,13 @@ from typing import Any
 import hcl2
 import yaml
 from hcl2 import SerializationOptions
+from platformctl import environments
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 MODULES = ("release-plan", "cluster-kind", "cluster-eks", "platform")
 STACKS = ("cluster", "platform", "release-plan")
-ENVS = ("dev", "staging", "prod")
+ENVS = environments.names()
 
 _SKIP_TOP = {"proc", "sys", "dev", "run"}
 _HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)

@@ -24,7 +24,7 @@ def services(tmp_path) -> Path:
 
 def test_planned_tags_are_version_plus_content(services):
     planned = images.planned(services.parent, versions.load())
-    assert [i.name for i in planned] == ["users", "auth", "notifications"]
+    assert [i.name for i in planned] == ["users", "auth", "notifications", "pgbackup"]
     for image in planned:
         version, digest = image.tag.rsplit("-", 1)
         assert version == versions.load().images[image.name].tag and len(digest) == 12
@@ -49,6 +49,28 @@ def test_a_change_gives_a_new_tag_only_where_it_is_built_in(services, changed, a
         handle.write("\n# changed\n")
     after = {name: images.content_digest(services, name, BASE) for name in images.SERVICES}
     assert {name for name in images.SERVICES if before[name] != after[name]} == affects
+
+
+def test_backup_image_is_built_on_the_database_image(services):
+    """pgbackup's base is the image the postgresql release runs (a site's stand-in too): pg_dump must be
+    the server's major version; its tag follows that image and its own folder, not services/common."""
+    pins = versions.load()
+    default = {i.name: i for i in images.planned(services.parent, pins)}["pgbackup"]
+    assert default.build_args == (("POSTGRES_IMAGE", pins.images["postgresql"].reference),)
+    assert default.tag.startswith(f"{pins.images['pgbackup'].tag}-")
+    stand_in = {i.name: i for i in images.planned(services.parent, pins, None, "e2e/postgresql:debian-15")}
+    assert stand_in["pgbackup"].build_args == (("POSTGRES_IMAGE", "e2e/postgresql:debian-15"),)
+    assert stand_in["pgbackup"].tag != default.tag and stand_in["users"].tag == default_users(services)
+    before = images.content_digest(services, "pgbackup", "x")
+    (services / "common" / "service_common" / "http.py").write_text("# changed\n", encoding="utf-8")
+    assert images.content_digest(services, "pgbackup", "x") == before
+    with (services / "pgbackup" / "pgbackup.py").open("a") as handle:
+        handle.write("\n# changed\n")
+    assert images.content_digest(services, "pgbackup", "x") != before
+
+
+def default_users(services: Path) -> str:
+    return {i.name: i for i in images.planned(services.parent, versions.load())}["users"].tag
 
 
 def test_tests_and_caches_do_not_change_the_tag(services):

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from platformctl import jwtkeys, pgrole
+from platformctl import jwtkeys
 from platformctl.errors import ConfigError
 
 
@@ -24,8 +24,3 @@ def test_broken_keyset_error_never_quotes_it():
     assert "SENTINEL" not in str(caught.value)
     with pytest.raises(ConfigError, match="names no key"):
         jwtkeys.parse('{"active_kid": "x", "keys": []}')
-
-
-def test_scram_check_rejects_garbage():
-    assert not pgrole.scram_matches("md5abc", "x")
-    assert not pgrole.scram_matches("SCRAM-SHA-256$4096:c2FsdA==$AAAA:BBBB", "x")

@@ -25,7 +25,8 @@ def _make(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def empty(tmp_path) -> Path:
-    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    for name in ("Makefile", "environments.yaml"):  # the Makefile reads the env names from the latter
+        shutil.copy(REPO / name, tmp_path / name)
     return tmp_path
 
 
@@ -53,7 +54,7 @@ def empty(tmp_path) -> Path:
 def test_hostile_variables_stop_make_and_run_nothing(empty, assignment):
     result = _make(empty, "apply", assignment)
     assert result.returncode != 0
-    assert sorted(p.name for p in empty.iterdir()) == ["Makefile"]  # no .venv, no pwned
+    assert sorted(p.name for p in empty.iterdir()) == ["Makefile", "environments.yaml"]  # no .venv, no pwned
     name = assignment.split("=", 1)[0]
     assert name in result.stderr or "unknown ENV" in result.stderr
 

@@ -49,6 +49,7 @@ VERB_POLICY: dict[str, tuple[str, frozenset[int], str]] = {
     "plan": ("--help", frozenset({0}), "terraform init needs the provider registry"),
     "apply": ("--help", frozenset({0}), "terraform init needs the provider registry"),
     "smoke": ("--dry-run", frozenset({0, 6}), "reads the release plan, then needs the cluster (6)"),
+    "backup": ("--dry-run", frozenset({0, 6}), "reads the backup CronJob from the cluster (6 without one)"),
 }
 RELEASE_PLAN_VERBS = {"smoke", "releases", "render", "values"}
 SHELL_COMMANDS = {"export", "umask", "printf", "echo", "base64", "rm", "kill", "grep", "mkdir"}

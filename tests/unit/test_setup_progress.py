@@ -78,7 +78,7 @@ def test_a_failed_or_dry_setup_writes_no_stamp(tools_dir: Path, monkeypatch) -> 
 def checkout(tmp_path: Path) -> Path:
     """Makefile, versions.yaml and pyproject.toml in an empty folder; a fake .venv/bin/platformctl logs its
     arguments to calls.log instead of doing anything."""
-    for name in ("Makefile", "versions.yaml", "pyproject.toml"):
+    for name in ("Makefile", "versions.yaml", "environments.yaml", "pyproject.toml"):
         shutil.copy(REPO / name, tmp_path / name)
     fake = tmp_path / ".venv" / "bin" / "platformctl"
     fake.parent.mkdir(parents=True)

@@ -21,9 +21,14 @@ def test_the_harness_profile_lists_every_replacement():
     assert profile.cluster and profile.cluster.kube_context == "k8s-harness"
     assert profile.installer_name == "helm"
     assert "releases installed by: helm" in rows
-    assert {"traefik", "kube-prometheus-stack", "metrics-server", "cert-manager", "minio"} == set(
-        profile.skip_releases
-    )
+    upstream = {
+        "traefik",
+        "traefik-crds",
+        "kube-prometheus-stack",
+        "prometheus-operator-crds",
+        "metrics-server",
+    }
+    assert {*upstream, "cert-manager", "minio"} == set(profile.skip_releases)
     assert all(len(why) > 10 for why in rows.values())
     assert profile.overlay_dir(repo_root()) == repo_root() / "tests" / "e2e" / "values"
 

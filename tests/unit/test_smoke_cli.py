@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from platformctl import cli, kube, smoke
-from platformctl.commands import smoke as smoke_verb
 from platformctl.errors import SmokeFailed, UsageError
 
 SUITE = """
@@ -92,8 +91,10 @@ def test_failed_check_exits_7_with_table_and_junit(suite: Path, capsys) -> None:
     assert cli.main(_smoke(suite, "--junit", str(junit))) == SmokeFailed.exit_code
     captured = capsys.readouterr()
     assert _rows(captured.out) == {
-        "test_users_ok": "passed", "test_auth_broken": "FAILED", "test_shared_ok": "passed",
-    }  # fmt: skip
+        "test_users_ok": "passed",
+        "test_auth_broken": "FAILED",
+        "test_shared_ok": "passed",
+    }
     assert "users fine" in captured.out and "auth is broken" in captured.out
     assert "smoke tests failed (1 failing check(s)" in captured.err
     cases = {c.get("name") for c in ET.parse(junit).getroot().iter("testcase")}  # noqa: S314
@@ -125,10 +126,10 @@ def test_dry_run_runs_nothing(suite: Path, capsys) -> None:
 
 
 def test_verdict_passes_only_clean_runs() -> None:
-    assert smoke_verb.verdict(0, [["a", "passed", ""], ["b", "SKIPPED", "why"]]) == 0
+    assert smoke.verdict(0, [["a", "passed", ""], ["b", "SKIPPED", "why"]]) == 0
     for code, rows in [(1, [["a", "ERROR", "setup"]]), (2, []), (0, [])]:
         with pytest.raises(SmokeFailed):
-            smoke_verb.verdict(code, rows)
+            smoke.verdict(code, rows)
 
 
 def test_junit_report_is_written_when_the_run_stops_before_the_suite(

@@ -73,3 +73,40 @@ ports:
     port: {{ . }}
 {{- end }}
 {{- end -}}
+
+{{/* The backup CronJob and the Jobs `platformctl backup` starts from its template. */}}
+{{- define "pg.backupName" -}}
+{{- printf "%s-backup" .Release.Name -}}
+{{- end -}}
+
+{{- define "pg.backupSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-backup" .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "pg.backupLabels" -}}
+{{ include "pg.backupSelectorLabels" . }}
+app.kubernetes.io/component: backup
+app.kubernetes.io/version: {{ .Values.backup.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "pg.backupImage" -}}
+{{- if or (not .Values.backup.image.repository) (not .Values.backup.image.tag) -}}
+{{- fail "backup.image.repository and backup.image.tag must be set (generated values: the pgbackup image built on this release's image)" -}}
+{{- end -}}
+{{- if eq .Values.backup.image.tag "latest" -}}
+{{- fail "backup.image.tag must be pinned, not latest" -}}
+{{- end -}}
+{{- printf "%s:%s" .Values.backup.image.repository .Values.backup.image.tag -}}
+{{- end -}}
+
+{{/* batch/v1 CronJob is GA from 1.21; the 1.20 harness only serves batch/v1beta1. */}}
+{{- define "pg.cronJobApiVersion" -}}
+{{- if and (.Capabilities.APIVersions.Has "batch/v1") (semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version) -}}
+batch/v1
+{{- else -}}
+batch/v1beta1
+{{- end -}}
+{{- end -}}

@@ -66,4 +66,11 @@ VERBS: list[Verb | ModuleType] = [
     Verb("smoke", {"smoke": "post-deploy smoke tests (testinfra + HTTP) against the current kube context"}),
     Verb("destroy", {"destroy": "tear down ENV's releases, namespaces and cluster"}),
     Verb("releases", {"releases": "Helm releases of ENV: status table, history of one, rollback of one"}),
+    Verb(
+        "backup",
+        {
+            "backup": "backups of the users database: run one now, list them, restore one (Jobs from the "
+            "backup CronJob)"
+        },
+    ),
 ]

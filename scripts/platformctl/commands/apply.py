@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from platformctl import deploy, flow, site
+from platformctl.commands import arguments
 from platformctl.context import Context
 
 
@@ -28,7 +29,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "--auto-approve", action="store_true", help="apply without a saved plan (warns on prod)"
     )
     parser.add_argument("--no-build", action="store_true", help="do not build or deliver the service images")
-    parser.add_argument("--kubeconfig", help="kubeconfig (default .state/<env>/kubeconfig, else $KUBECONFIG)")
+    arguments.add_kubeconfig(parser)
     parser.set_defaults(handler=handle)
     return parser
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from platformctl import kube, release_plan, releases
+from platformctl import kube, releases
+from platformctl.commands import arguments
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError
 
@@ -23,25 +23,14 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     parser.add_argument("name", nargs="?", metavar="RELEASE", help="release name (history, rollback)")
     parser.add_argument("--revision", type=int, metavar="N", help="rollback: the revision to return to")
     parser.add_argument("--max", type=int, default=20, metavar="N", help="history: newest N revisions (20)")
-    parser.add_argument(
-        "--releases",
-        type=Path,
-        metavar="FILE",
-        help="release list as JSON (`terraform output -json releases`); "
-        "default: apply terraform/stacks/release-plan for ENV",
-    )
-    parser.add_argument("--kubeconfig", help="kubeconfig (default .state/<env>/kubeconfig, else $KUBECONFIG)")
+    arguments.add_releases(parser)
+    arguments.add_kubeconfig(parser)
     parser.set_defaults(handler=handle)
     return parser
 
 
 def planned(args: argparse.Namespace, ctx: Context) -> list[tuple[str, str]]:
-    if args.releases:
-        plan = release_plan.from_file(args.releases)
-    else:
-        with ctx.step(f"release plan ({ctx.env})"):
-            plan = release_plan.from_terraform(ctx.env)
-    return [(r.name, r.namespace) for r in plan]
+    return [(r.name, r.namespace) for r in arguments.planned(args, ctx)]
 
 
 def validate(args: argparse.Namespace) -> None:

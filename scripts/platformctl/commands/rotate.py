@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from platformctl import deploy, kube, rabbitmq, rotate, s3admin, s3keys, secret_map, site, vault
+from platformctl.commands import arguments
 from platformctl.context import Context
 
 
@@ -26,7 +27,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "(admin credentials: kv/<env>/minio).",
     )
     parser.add_argument("--secret", required=True, metavar="NAME", help="rotation name from the secret map")
-    parser.add_argument("--kubeconfig", help="kubeconfig (default .state/<env>/kubeconfig, else $KUBECONFIG)")
+    arguments.add_kubeconfig(parser)
     parser.set_defaults(handler=handle)
     return parser
 

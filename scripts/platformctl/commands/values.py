@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from platformctl import deploy, release_plan, site
+from platformctl.commands import arguments
 from platformctl.context import Context
 
 
@@ -19,13 +19,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "against each own chart's values.schema.json and write values/generated/<env>/<release>.yaml "
         "atomically. Never writes a secret value.",
     )
-    parser.add_argument(
-        "--releases",
-        type=Path,
-        metavar="FILE",
-        help="release list as JSON (`terraform output -json releases`); "
-        "default: apply terraform/stacks/release-plan for ENV",
-    )
+    arguments.add_releases(parser)
     parser.set_defaults(handler=handle)
     return parser
 

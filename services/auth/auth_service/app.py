@@ -1,16 +1,15 @@
-"""auth-ms: login against users-ms, JWTs from the mounted key set, login events to RabbitMQ."""
+"""auth-ms: login against users-ms, JWTs from the mounted key set. users-ms records each login with its
+login event in its database; its outbox relay publishes the event (docs/adr/0007-login-event-outbox.md)."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +20,6 @@ from service_common.text import CredentialEmail, CredentialPassword
 
 from auth_service.keys import KeyStore
 from auth_service.limits import LoginLimiter, Refusal, client_address, parse_networks
-from auth_service.publisher import EventPublisher
 from auth_service.settings import Settings
 
 PREFIX = "/auth-ms"
@@ -61,7 +59,9 @@ class Token(BaseModel):
 
 
 class UsersUnavailable(Exception):
-    pass
+    def __init__(self, reason: str, retry_after: str | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after  # users-ms's own Retry-After (its login-event outbox is full)
 
 
 class LoginLimited(Exception):
@@ -93,23 +93,27 @@ LIMITED_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def verify_credentials(client: httpx.AsyncClient, body: LoginRequest) -> dict[str, Any] | None:
-    """users-ms decides; None means wrong credentials (unknown user and wrong password look the same)."""
+async def verify_credentials(
+    client: httpx.AsyncClient, body: LoginRequest, source_ip: str
+) -> dict[str, Any] | None:
+    """users-ms decides, and records a granted login with its login event (`source_ip` goes into the
+    event); None means wrong credentials (unknown user and wrong password look the same)."""
     try:
         headers = {"x-request-id": request_id_var.get()}
-        response = await client.post(VERIFY_PATH, json=body.model_dump(), headers=headers)
+        payload = {**body.model_dump(), "source_ip": source_ip}
+        response = await client.post(VERIFY_PATH, json=payload, headers=headers)
     except httpx.HTTPError as exc:
         raise UsersUnavailable(type(exc).__name__) from exc
     if response.status_code == 401:
         return None
     if response.status_code != 200:
-        raise UsersUnavailable(f"users-ms answered {response.status_code}")
+        retry_after = response.headers.get("retry-after") if response.status_code == 503 else None
+        raise UsersUnavailable(f"users-ms answered {response.status_code}", retry_after)
     return dict(response.json())
 
 
 def create_app(settings: Settings) -> FastAPI:
     keys = KeyStore(settings.jwt_keyset_file)
-    publisher = EventPublisher(settings)
     users = httpx.AsyncClient(base_url=settings.users_url, timeout=settings.users_timeout_seconds)
     limiter = LoginLimiter(settings.login_limits())
     trusted_proxies = parse_networks(settings.trusted_proxies)
@@ -117,7 +121,6 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await publisher.close()
         await users.aclose()
 
     app = service_app("auth-ms", "0.1.0", lifespan)
@@ -125,7 +128,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(UsersUnavailable)
     async def _users_down(_: Request, exc: UsersUnavailable) -> JSONResponse:
         log.error("users-ms unavailable", extra={"fields": {"error": str(exc)}})
-        return JSONResponse({"detail": "users service unavailable"}, status_code=503)
+        headers = {"Retry-After": exc.retry_after} if exc.retry_after and exc.retry_after.isdigit() else None
+        return JSONResponse({"detail": "users service unavailable"}, status_code=503, headers=headers)
 
     @app.exception_handler(LoginLimited)
     async def _limited(_: Request, exc: LoginLimited) -> JSONResponse:
@@ -135,8 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        # RabbitMQ is reported but does not gate readiness: logins work while it is away.
-        state = {"users": "ok", "rabbitmq": "connected" if publisher.connected else "not connected"}
+        state = {"users": "ok"}
         try:
             users_ready = (await users.get("/readyz", timeout=2)).status_code == 200
         except httpx.HTTPError:
@@ -157,7 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
         return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted_proxies)
 
     @app.post(f"{PREFIX}/auth/login", response_model=Token, responses={401: {}, 503: {}, **LIMITED_RESPONSE})
-    async def login(body: LoginRequest, request: Request, background: BackgroundTasks) -> dict[str, Any]:
+    async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
         client = client_of(request)
         refusal = limiter.admit(body.email, client)
         for table, count in limiter.tracked().items():
@@ -168,7 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
         outcome: bool | None = None  # None: users-ms gave no answer, which is no failed guess
         user: dict[str, Any] | None = None
         try:
-            user = await verify_credentials(users, body)
+            user = await verify_credentials(users, body, client)
             outcome = user is not None
         finally:
             limiter.finish(body.email, outcome)
@@ -178,15 +181,6 @@ def create_app(settings: Settings) -> FastAPI:
         claims = {"aud": settings.jwt_audience, "role": str(user.get("role") or DEFAULT_ROLE)}
         token = keys.sign(str(user["user_id"]), settings.jwt_issuer, settings.jwt_ttl_seconds, claims)
         LOGINS.inc()
-        event = {
-            "event_id": str(uuid.uuid4()),
-            "user_id": user["user_id"],
-            "email": user["email"],
-            "occurred_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "source_ip": client,
-        }
-        # Published after the response is sent; uvicorn still waits for it on shutdown.
-        background.add_task(publisher.publish, event)
         return {"access_token": token, "expires_in": settings.jwt_ttl_seconds}
 
     return app

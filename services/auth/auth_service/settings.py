@@ -22,15 +22,10 @@ class Settings(WorkerSettings):
     jwt_issuer: str = "auth-ms"
     # `aud` of every token; the services that check tokens expect exactly this value.
     jwt_audience: str = Field("platform-api", min_length=1)
-    rabbitmq_host: str = "rabbitmq.data.svc"
-    rabbitmq_port: int = Field(5672, ge=1, le=65535)
-    rabbitmq_vhost: str = "/"
-    rabbitmq_username_file: Path = Path("/var/run/secrets/platform/rabbitmq-app/username")
-    rabbitmq_password_file: Path = Path("/var/run/secrets/platform/rabbitmq-app/password")
-    publish_timeout_seconds: float = Field(3.0, gt=0)
     # Networks of the proxies (the ingress) whose X-Forwarded-For names the client, comma-separated
     # addresses or CIDRs; empty (the default): no proxy is trusted and the client is the peer address.
-    # It keys the per-client login limit and is the login event's source IP (auth_service.limits).
+    # It keys the per-client login limit and is the login event's source IP (auth_service.limits), which
+    # users-ms records with the login.
     trusted_proxies: str = ""
     # Login abuse limits (auth_service.limits). Account: failed logins only, a few free, then a delay that
     # doubles per failure up to the cap; client: a token bucket over every attempt.

@@ -28,8 +28,6 @@ def services(start_service, users_database, token_issuer, tmp_path_factory):
         {
             "AUTH_USERS_URL": str(users.internal_url),
             "AUTH_JWT_KEYSET_FILE": str(keyset),
-            "AUTH_RABBITMQ_HOST": "127.0.0.1",
-            "AUTH_RABBITMQ_PORT": "9",  # login events are not this test's business
         },
     )
     return {"users": users, "auth": auth}

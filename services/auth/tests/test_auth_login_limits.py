@@ -46,8 +46,6 @@ def start_auth(start_service, users: Service, tmp_path_factory):
         env = {
             "AUTH_USERS_URL": str(users.internal_url),
             "AUTH_JWT_KEYSET_FILE": str(keyset),
-            "AUTH_RABBITMQ_HOST": "127.0.0.1",
-            "AUTH_RABBITMQ_PORT": "9",  # login events are not this test's business
             **{f"AUTH_{name.upper()}": value for name, value in limits.items()},
         }
         return start_service("auth_service", env)

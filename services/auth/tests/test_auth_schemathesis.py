@@ -31,8 +31,6 @@ def auth(start_service, postgres_dsn: str, token_issuer: TokenIssuer, tmp_path_f
         env = {
             "AUTH_USERS_URL": str(users.internal_url),
             "AUTH_JWT_KEYSET_FILE": str(keyset),
-            "AUTH_RABBITMQ_HOST": "127.0.0.1",
-            "AUTH_RABBITMQ_PORT": "9",  # no login succeeds here, so no event is published
             # Every case comes from one address and the coverage phase repeats the same few e-mails, so
             # the real limits would answer most cases with 429 (documented, so still conforming) and leave
             # the path through users-ms untested. The limits have their own tests

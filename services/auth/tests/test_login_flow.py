@@ -1,5 +1,6 @@
-"""The whole login flow across real processes: users-ms (real PostgreSQL) → auth-ms (JWT, RabbitMQ with
-publisher confirms) → notifications-ms (real RabbitMQ vhost, SeaweedFS S3)."""
+"""The whole login flow across real processes: auth-ms (JWT) → users-ms (real PostgreSQL: credential check,
+login and its event in the outbox; the relay publishes with confirms through a TCP gate to a real RabbitMQ
+vhost) → notifications-ms (the same vhost, SeaweedFS S3)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,46 @@ from pathlib import Path
 
 import httpx
 import jwt
+import psycopg
 import pytest
 
 from services.conftest import (
     Service,
-    amqp_bind_queue,
     bearer,
     metric_value,
     new_signing_key,
     object_keys,
+    own_database,
     wait_ready,
     write_keyset,
 )
+from services.tcp_gate import TcpGate
 from tests.fixtures.servers import free_port, wait_until
 
 AUDIENCE = "platform-flow"
+MAX_PENDING = 4  # users-ms's outbox bound in this stack
 
 
 @pytest.fixture(scope="module")
-def stack(start_service, users_database, vhosts, rabbit_credentials, notifications_env, tmp_path_factory):
+def stack(start_service, postgres_dsn, vhosts, rabbit_credentials, notifications_env, tmp_path_factory):
+    with own_database(postgres_dsn, "users_flow") as database:  # the outbox holds this stack's events only
+        gate = TcpGate(rabbit_credentials["host"], int(rabbit_credentials["port"])).open()
+        services = {"database": database, "gate": gate}
+        try:
+            services.update(
+                _start_stack(
+                    start_service, services, vhosts, rabbit_credentials, notifications_env, tmp_path_factory
+                )
+            )
+            yield services
+        finally:
+            if "users" in services:
+                services["users"].stop()  # before its database is dropped
+            gate.close()
+
+
+def _start_stack(start_service, stack, vhosts, rabbit_credentials, notifications_env, tmp_path_factory):
+    database, gate = stack["database"], stack["gate"]
     folder = tmp_path_factory.mktemp("auth-flow")
     (folder / "db-password").write_text("unused-with-trust-auth\n")
     vhost = vhosts.new("flow")
@@ -43,11 +65,6 @@ def stack(start_service, users_database, vhosts, rabbit_credentials, notificatio
             "AUTH_JWT_KEYSET_FILE": str(keyset),
             "AUTH_JWT_ISSUER": "auth-test",
             "AUTH_JWT_AUDIENCE": AUDIENCE,
-            "AUTH_RABBITMQ_HOST": rabbit_credentials["host"],
-            "AUTH_RABBITMQ_PORT": rabbit_credentials["port"],
-            "AUTH_RABBITMQ_VHOST": vhost,
-            "AUTH_RABBITMQ_USERNAME_FILE": rabbit_credentials["username_file"],
-            "AUTH_RABBITMQ_PASSWORD_FILE": rabbit_credentials["password_file"],
         },
     )
     tokens = {
@@ -59,11 +76,20 @@ def stack(start_service, users_database, vhosts, rabbit_credentials, notificatio
     users = start_service(
         "users_service",
         {
-            **users_database.env(),
+            **database.env(),
             **{f"USERS_{key}": value for key, value in tokens.items()},
             "USERS_INTERNAL_PORT": str(users_internal_port),
             "USERS_BCRYPT_ROUNDS": "4",
             "USERS_DB_PASSWORD_FILE": str(folder / "db-password"),
+            "USERS_RABBITMQ_HOST": "127.0.0.1",
+            "USERS_RABBITMQ_PORT": str(gate.port),
+            "USERS_RABBITMQ_VHOST": vhost,
+            "USERS_RABBITMQ_USERNAME_FILE": rabbit_credentials["username_file"],
+            "USERS_RABBITMQ_PASSWORD_FILE": rabbit_credentials["password_file"],
+            "USERS_PUBLISH_TIMEOUT_SECONDS": "2",
+            "USERS_OUTBOX_MAX_PENDING": str(MAX_PENDING),
+            "USERS_OUTBOX_POLL_SECONDS": "0.2",
+            "USERS_OUTBOX_RETRY_MAX_SECONDS": "0.5",
         },
     )
     notifications_settings = {f"NOTIFICATIONS_{key}": value for key, value in tokens.items()}
@@ -71,7 +97,13 @@ def stack(start_service, users_database, vhosts, rabbit_credentials, notificatio
         "notifications_service", {**notifications_env(vhost, bucket), **notifications_settings}
     )
     wait_ready(notifications.url)  # the queue exists before the first login publishes
-    return {"users": users, "auth": auth, "notifications": notifications, "bucket": bucket, "keyset": keyset}
+    return {
+        "users": users,
+        "auth": auth,
+        "notifications": notifications,
+        "bucket": bucket,
+        "keyset": keyset,
+    }
 
 
 def create_user(users: Service) -> dict:
@@ -122,7 +154,7 @@ def test_login_token_verifies_and_notification_is_recorded(stack, s3_client) -> 
     listed = httpx.get(url, params={"user_id": user["id"]}, headers=bearer(token)).json()["items"]
     assert [f"{prefix}{item['event_id']}.json" for item in listed] == keys
     assert listed[0]["email"] == user["email"] and listed[0]["source_ip"] == "127.0.0.1"
-    assert metric_value(auth, "auth_events_published_total") >= 1
+    assert metric_value(stack["users"].url, "users_login_events_published_total") >= 1
     assert metric_value(auth, "auth_logins_total") >= 1
 
 
@@ -159,36 +191,64 @@ def test_rotated_key_set_keeps_old_tokens_valid(stack) -> None:
         assert own.status_code == 200, own.text
 
 
-def test_login_works_while_rabbitmq_is_gone(stack, start_service, vhosts, rabbit_credentials) -> None:
-    """A dedicated vhost is deleted under auth-ms (the shared RabbitMQ server keeps running)."""
-    vhost = vhosts.new("down")
-    auth = start_service(
-        "auth_service",
-        {
-            "AUTH_USERS_URL": stack["users"].internal_url,
-            "AUTH_JWT_KEYSET_FILE": str(stack["keyset"]),
-            "AUTH_RABBITMQ_HOST": rabbit_credentials["host"],
-            "AUTH_RABBITMQ_PORT": rabbit_credentials["port"],
-            "AUTH_RABBITMQ_VHOST": vhost,
-            "AUTH_RABBITMQ_USERNAME_FILE": rabbit_credentials["username_file"],
-            "AUTH_RABBITMQ_PASSWORD_FILE": rabbit_credentials["password_file"],
-            "AUTH_PUBLISH_TIMEOUT_SECONDS": "2",
-        },
+def outbox_event_ids(database, user_id: int) -> list[str]:
+    dsn = psycopg.conninfo.make_conninfo(
+        host=database.host, port=database.port, dbname=database.name, user=database.user
     )
-    amqp_bind_queue(vhosts.url(vhost), "user_login_event", "probe")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT event_id::text FROM login_outbox WHERE user_id = %s ORDER BY id", (user_id,)
+        )
+        return [str(row[0]) for row in rows]
+
+
+def test_broker_outage_loses_no_login_event(stack, s3_client) -> None:
+    """RabbitMQ unreachable for users-ms's relay: logins still succeed and their events wait in the
+    outbox, up to its bound, beyond which a login is refused with 503 and Retry-After (nothing dropped).
+    Reachable again: each waiting event is published once and notifications-ms stores exactly one
+    notification per login."""
+    users = stack["users"].url
     user = create_user(stack["users"])
     credentials = {"email": user["email"], "password": user["password"]}
-    assert httpx.post(f"{auth.url}/auth-ms/auth/login", json=credentials).status_code == 200
-    wait_until(lambda: metric_value(auth.url, "auth_events_published_total") == 1, 10, "first event sent")
+    login = f"{stack['auth'].url}/auth-ms/auth/login"
+    pending = lambda: metric_value(users, "users_login_events_pending")  # noqa: E731
+    wait_until(lambda: pending() == 0, 10, "the earlier tests' events published")
+    published = metric_value(users, "users_login_events_published_total")
+    failures = metric_value(users, "users_login_events_publish_failures_total")
+    prefix = f"users/{user['id']}/"
 
-    vhosts.delete(vhost)  # closes auth-ms's live connection; reconnecting fails from now on
-    for _ in range(2):
-        response = httpx.post(f"{auth.url}/auth-ms/auth/login", json=credentials)
-        assert response.status_code == 200 and response.json()["access_token"]
-    wait_until(lambda: metric_value(auth.url, "auth_events_publish_failed_total") == 2, 10, "failure metric")
-    assert metric_value(auth.url, "auth_events_published_total") == 1
-    assert '"msg": "login event not published"' in auth.log()
-    assert credentials["password"] not in auth.log()
+    stack["gate"].close()  # cuts the relay's connection; reconnecting fails from now on
+    try:
+        for _ in range(MAX_PENDING):
+            response = httpx.post(login, json=credentials)
+            assert response.status_code == 200 and response.json()["access_token"], response.text
+        wait_until(lambda: pending() == MAX_PENDING, 10, "the logins' events pending")
+        wait_until(
+            lambda: metric_value(users, "users_login_events_publish_failures_total") > failures,
+            10,
+            "failures",
+        )
+        refused = httpx.post(login, json=credentials)
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "30", refused.text
+        assert metric_value(users, "users_login_events_refused_total") == 1
+        assert '"msg": "login refused: the login-event outbox is full"' in stack["users"].log()
+        assert not object_keys(s3_client, stack["bucket"], prefix)
+    finally:
+        stack["gate"].open()
+
+    wait_until(
+        lambda: len(object_keys(s3_client, stack["bucket"], prefix)) >= MAX_PENDING, 15, "notifications"
+    )
+    wait_until(lambda: pending() == 0, 10, "outbox drained")
+    assert metric_value(users, "users_login_events_published_total") == published + MAX_PENDING
+    events = outbox_event_ids(stack["database"], user["id"])
+    assert len(events) == MAX_PENDING, "the refused login left an event"
+    time.sleep(1)  # a duplicate would be written within this
+    assert sorted(object_keys(s3_client, stack["bucket"], prefix)) == sorted(
+        f"{prefix}{e}.json" for e in events
+    )
+    assert httpx.post(login, json=credentials).status_code == 200, "drained: logins are admitted again"
+    assert credentials["password"] not in stack["users"].log() + stack["auth"].log()
 
 
 def test_users_down_is_503_not_500(start_service, stack) -> None:
@@ -197,8 +257,6 @@ def test_users_down_is_503_not_500(start_service, stack) -> None:
         {
             "AUTH_USERS_URL": "http://127.0.0.1:9",
             "AUTH_JWT_KEYSET_FILE": str(stack["keyset"]),
-            "AUTH_RABBITMQ_HOST": "127.0.0.1",
-            "AUTH_RABBITMQ_PORT": "9",
         },
     )
     response = httpx.post(f"{auth.url}/auth-ms/auth/login", json={"email": "a@example.org", "password": "x"})

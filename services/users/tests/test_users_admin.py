@@ -112,8 +112,6 @@ def test_admin_logs_in_through_auth_and_lists_users(database, secret_files, star
         "AUTH_JWT_KEYSET_FILE": str(keyset),
         "AUTH_JWT_ISSUER": ISSUER,
         "AUTH_JWT_AUDIENCE": "platform-api",
-        "AUTH_RABBITMQ_HOST": "127.0.0.1",
-        "AUTH_RABBITMQ_PORT": "9",
     }
     # users-ms checks tokens against this auth-ms: started first on a port chosen here
     internal_port = str(free_port())

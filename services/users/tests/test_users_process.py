@@ -40,11 +40,17 @@ def test_users_migrate_applies_each_version_once(empty_database, users_database,
     first = run_migrate(env)
     assert first.returncode == 0, first.stdout + first.stderr
     applied = json.loads(first.stdout.splitlines()[-1])["applied"]
-    assert applied == ["0001_create_users", "0002_name_indexes", "0003_user_role", "0004_canonical_emails"]
+    assert applied == [
+        "0001_create_users",
+        "0002_name_indexes",
+        "0003_user_role",
+        "0004_canonical_emails",
+        "0005_login_outbox",
+    ]
     second = run_migrate(env)
     assert second.returncode == 0 and json.loads(second.stdout.splitlines()[-1])["applied"] == []
     with psycopg.connect(psycopg.conninfo.make_conninfo(postgres_dsn, dbname=empty_database)) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (4,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (5,)
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
 

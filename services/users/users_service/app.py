@@ -3,6 +3,8 @@ auth-ms, served only on the internal port (USERS_INTERNAL_PORT; see service_comm
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -25,7 +27,7 @@ from service_common.tokens import (
     require_self_or_admin,
 )
 
-from users_service import repository
+from users_service import outbox, repository
 from users_service.models import (
     CredentialsCheck,
     EmailFilter,
@@ -39,9 +41,14 @@ from users_service.models import (
     VerifiedUser,
 )
 from users_service.passwords import Hasher
+from users_service.relay import Relay
 from users_service.settings import Settings
 
 PREFIX = "/users-ms"
+OUTBOX_FULL_RETRY_AFTER = "30"  # seconds; the backlog drains only once RabbitMQ is back
+# A relay pass still running at shutdown gets this long; cut short, its unmarked events go out again later
+# (same event ids, which the consumer keeps once).
+RELAY_STOP_SECONDS = 5.0
 log = logging.getLogger("users")
 
 
@@ -61,11 +68,20 @@ def create_app(settings: Settings) -> PortApps:
         settings.conninfo(), min_size=1, max_size=settings.db_pool_size, open=False, timeout=5, name="users"
     )
     hasher = Hasher(settings.bcrypt_rounds)
+    relay = Relay(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)  # start even while PostgreSQL is away; /readyz reports it
+        relaying = asyncio.create_task(relay.run())  # publishes the login-event outbox (relay.py)
         yield
+        await relay.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(relaying), RELAY_STOP_SECONDS)
+        except TimeoutError:
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
         pool.close()
 
     app = service_app("users-ms", "0.1.0", lifespan)
@@ -156,14 +172,31 @@ def create_app(settings: Settings) -> PortApps:
     internal.add_exception_handler(DatabaseUnavailable, _db_down)
     internal.get("/readyz", include_in_schema=False)(readyz)
 
-    @internal.post(f"{PREFIX}/internal/credentials/verify", response_model=VerifiedUser, responses={401: {}})
+    @internal.post(
+        f"{PREFIX}/internal/credentials/verify", response_model=VerifiedUser, responses={401: {}, 503: {}}
+    )
     def verify_credentials(body: CredentialsCheck) -> dict[str, Any]:
-        """For auth-ms only (internal port, NetworkPolicy): the hash never leaves this service."""
+        """For auth-ms only (internal port, NetworkPolicy): the hash never leaves this service. A right
+        password is the login: it is recorded with its login event in one transaction (outbox.py)."""
         with connection() as conn:
             found = repository.credentials(conn, body.email)
         if not hasher.check(body.password, found[2] if found else None) or found is None:
             raise _problem(401, "invalid credentials")
-        return {"user_id": found[0], "email": found[1], "role": found[3]}
+        try:
+            with connection() as conn:
+                user = outbox.record_login(conn, found[0], body.source_ip, settings.outbox_max_pending)
+        except outbox.OutboxFull as exc:
+            outbox.REFUSED.inc()
+            fields = {"user_id": found[0], "pending": exc.pending, "max_pending": settings.outbox_max_pending}
+            log.error("login refused: the login-event outbox is full", extra={"fields": fields})
+            raise HTTPException(
+                status_code=503,
+                detail="login events cannot be recorded; retry later",
+                headers={"Retry-After": OUTBOX_FULL_RETRY_AFTER},
+            ) from None
+        if user is None:  # the account was deleted since the check
+            raise _problem(401, "invalid credentials")
+        return {"user_id": user["id"], "email": user["email"], "role": user["role"]}
 
     return PortApps(app, {settings.internal_port: internal})
 

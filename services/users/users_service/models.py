@@ -81,10 +81,15 @@ class UserPage(BaseModel):
     offset: int
 
 
+# The login's client address as auth-ms counts it (an IP address, or the peer's name), for the login event.
+SourceIp = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(storable)]
+
+
 class CredentialsCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: CredentialEmail
     password: CredentialPassword
+    source_ip: SourceIp | None = None
 
 
 class VerifiedUser(BaseModel):

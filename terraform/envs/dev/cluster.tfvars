@@ -1,3 +1,2 @@
 env          = "dev"
-cluster_type = "kind"
 kind_workers = 1

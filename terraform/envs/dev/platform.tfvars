@@ -1,4 +1,3 @@
 env = "dev"
 # Written by `platformctl` from the cluster stack's kubeconfig output (relative to stacks/platform).
 kubeconfig_path = "../../../.state/dev/kubeconfig"
-kube_context    = "kind-platform-dev"

@@ -1,5 +1,4 @@
 env                = "prod"
-cluster_type       = "eks"
 aws_region         = "eu-west-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 single_nat_gateway = false

@@ -1,4 +1,3 @@
 env = "prod"
 # Written by `platformctl` from the cluster stack's kubeconfig output (relative to stacks/platform).
 kubeconfig_path = "../../../.state/prod/kubeconfig"
-kube_context    = "platform-prod"

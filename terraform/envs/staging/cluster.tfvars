@@ -1,5 +1,4 @@
 env                = "staging"
-cluster_type       = "eks"
 aws_region         = "eu-west-1"
 availability_zones = ["eu-west-1a", "eu-west-1b"]
 single_nat_gateway = true

@@ -4,17 +4,11 @@ locals {
   versions    = yamldecode(file("${local.root}/versions.yaml"))
   values_base = startswith(var.values_dir, "/") ? var.values_dir : "${local.root}/${var.values_dir}"
 
-  # What each environment gets unless a feature switch says otherwise. metrics-server everywhere: EKS
-  # has no metrics API of its own, and the HPAs of staging and prod need one (the same pinned chart as
-  # on kind, so every env runs the same metrics pipeline); TLS through cert-manager only where there
-  # are real hosts.
-  env_defaults = {
-    dev     = { monitoring = true, ingress = true, tls = false, metrics_server = true, autoscaling = false }
-    staging = { monitoring = true, ingress = true, tls = true, metrics_server = true, autoscaling = true }
-    prod    = { monitoring = true, ingress = true, tls = true, metrics_server = true, autoscaling = true }
-  }
+  # What each environment gets unless a feature switch says otherwise: environments.yaml `features`
+  # (the one file that lists the environments; make and platformctl read it too).
+  environments = yamldecode(file("${path.module}/../../../environments.yaml")).environments
   # lookup() keeps evaluation alive for an invalid env so the variable validation reports it.
-  defaults = lookup(local.env_defaults, var.env, local.env_defaults.dev)
+  defaults = lookup(local.environments, var.env, values(local.environments)[0]).features
   features = { for name, value in local.defaults : name => coalesce(var.features[name], value) }
 
   # The table in docs/architecture.md. `feature` null means always installed; `chart` null means an
@@ -37,8 +31,8 @@ locals {
     { name = "postgresql", namespace = "data", wave = 3, needs = [], feature = null, chart = "postgresql", crds_of = null, timeout = 600, scalable = false },
     { name = "rabbitmq", namespace = "data", wave = 3, needs = [], feature = null, chart = "rabbitmq", crds_of = null, timeout = 600, scalable = false },
     { name = "minio", namespace = "data", wave = 3, needs = [], feature = null, chart = "minio", crds_of = null, timeout = 600, scalable = false },
-    { name = "users", namespace = "apps", wave = 4, needs = ["postgresql"], feature = null, chart = "microservice", crds_of = null, timeout = 300, scalable = true },
-    { name = "auth", namespace = "apps", wave = 5, needs = ["users", "rabbitmq"], feature = null, chart = "microservice", crds_of = null, timeout = 300, scalable = true },
+    { name = "users", namespace = "apps", wave = 4, needs = ["postgresql", "rabbitmq"], feature = null, chart = "microservice", crds_of = null, timeout = 300, scalable = true },
+    { name = "auth", namespace = "apps", wave = 5, needs = ["users"], feature = null, chart = "microservice", crds_of = null, timeout = 300, scalable = true },
     { name = "notifications", namespace = "apps", wave = 5, needs = ["rabbitmq", "minio"], feature = null, chart = "microservice", crds_of = null, timeout = 300, scalable = true },
   ]
   # Upstream releases whose chart keeps its CRDs in crds/ (versions.yaml `crds: {chart, ...}`): Helm

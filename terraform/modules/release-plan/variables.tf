@@ -1,10 +1,10 @@
 variable "env" {
-  description = "Environment name: dev, staging or prod."
+  description = "Environment name, one of environments.yaml `environments` (dev, staging, prod)."
   type        = string
 
   validation {
-    condition     = contains(["dev", "staging", "prod"], var.env)
-    error_message = "The env must be one of dev, staging, prod."
+    condition     = contains(keys(yamldecode(file("${path.module}/../../../environments.yaml")).environments), var.env)
+    error_message = "The env must be one of the environments of environments.yaml: ${join(", ", keys(yamldecode(file("${path.module}/../../../environments.yaml")).environments))}."
   }
 }
 

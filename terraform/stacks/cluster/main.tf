@@ -5,7 +5,10 @@
 locals {
   name     = coalesce(var.name, "platform-${var.env}")
   versions = yamldecode(file("${path.root}/../../../versions.yaml"))
-  is_eks   = var.cluster_type == "eks"
+  # The env's facts (cluster type, kube context, features) live in environments.yaml; a var may override.
+  environment  = yamldecode(file("${path.root}/../../../environments.yaml")).environments[var.env]
+  cluster_type = coalesce(var.cluster_type, local.environment.cluster_type)
+  is_eks       = local.cluster_type == "eks"
   # kind and EKS run the same Kubernetes minor, both taken from the one pin in versions.yaml.
   node_image  = local.versions.kubernetes.kind_node_image
   k8s_version = regex("^kindest/node:v([0-9]+\\.[0-9]+)\\.", local.node_image)[0]

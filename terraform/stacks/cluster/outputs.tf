@@ -5,7 +5,7 @@ output "cluster_name" {
 
 output "cluster_type" {
   description = "kind or eks."
-  value       = var.cluster_type
+  value       = local.cluster_type
 }
 
 output "endpoint" {

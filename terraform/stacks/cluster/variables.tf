@@ -1,19 +1,20 @@
 variable "env" {
-  description = "Environment name: dev, staging or prod."
+  description = "Environment name, one of environments.yaml `environments` (dev, staging, prod)."
   type        = string
 
   validation {
-    condition     = contains(["dev", "staging", "prod"], var.env)
-    error_message = "The env must be one of dev, staging, prod."
+    condition     = contains(keys(yamldecode(file("${path.root}/../../../environments.yaml")).environments), var.env)
+    error_message = "The env must be one of the environments of environments.yaml: ${join(", ", keys(yamldecode(file("${path.root}/../../../environments.yaml")).environments))}."
   }
 }
 
 variable "cluster_type" {
-  description = "kind (local Docker) or eks (AWS)."
+  description = "kind (local Docker) or eks (AWS); null takes the env's `cluster_type` from environments.yaml."
   type        = string
+  default     = null
 
   validation {
-    condition     = contains(["kind", "eks"], var.cluster_type)
+    condition     = var.cluster_type == null || contains(["kind", "eks"], coalesce(var.cluster_type, "kind"))
     error_message = "The cluster_type must be kind or eks."
   }
 }
@@ -62,7 +63,7 @@ variable "availability_zones" {
     error_message = "Each availability zone must look like eu-west-1a."
   }
   validation {
-    condition     = var.cluster_type != "eks" || length(var.availability_zones) >= 2
+    condition     = coalesce(var.cluster_type, yamldecode(file("${path.root}/../../../environments.yaml")).environments[var.env].cluster_type) != "eks" || length(var.availability_zones) >= 2
     error_message = "At least two availability_zones are required when cluster_type is eks."
   }
 }
@@ -97,7 +98,7 @@ variable "node_group" {
   default = null
 
   validation {
-    condition     = var.cluster_type != "eks" || var.node_group != null
+    condition     = coalesce(var.cluster_type, yamldecode(file("${path.root}/../../../environments.yaml")).environments[var.env].cluster_type) != "eks" || var.node_group != null
     error_message = "The node_group is required when cluster_type is eks."
   }
 }

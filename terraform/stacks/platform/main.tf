@@ -3,13 +3,15 @@ locals {
   # (helm_release.chart). path.root is "." here, and this resolves the same from terraform/stacks/platform
   # and from the dev working directory terraform/.dev/platform (both two levels below terraform/).
   repo_root = "${path.root}/../../.."
+  # The env's facts (cluster type, kube context, features) live in environments.yaml.
+  environment = yamldecode(file("${local.repo_root}/environments.yaml")).environments[var.env]
 }
 
 # Namespaces are not created here: platformctl creates them (values/namespaces.yaml) before any Secret.
 provider "helm" {
   kubernetes = {
     config_path    = var.kubeconfig_path
-    config_context = var.kube_context
+    config_context = coalesce(var.kube_context, local.environment.kube_context)
   }
 }
 

@@ -1,10 +1,10 @@
 variable "env" {
-  description = "Environment name: dev, staging or prod."
+  description = "Environment name, one of environments.yaml `environments` (dev, staging, prod)."
   type        = string
 
   validation {
-    condition     = contains(["dev", "staging", "prod"], var.env)
-    error_message = "The env must be one of dev, staging, prod."
+    condition     = contains(keys(yamldecode(file("${path.root}/../../../environments.yaml")).environments), var.env)
+    error_message = "The env must be one of the environments of environments.yaml: ${join(", ", keys(yamldecode(file("${path.root}/../../../environments.yaml")).environments))}."
   }
 }
 
@@ -19,7 +19,7 @@ variable "kubeconfig_path" {
 }
 
 variable "kube_context" {
-  description = "Context inside the kubeconfig; null uses its current-context."
+  description = "Context inside the kubeconfig; null takes the env's `kube_context` from environments.yaml (a site profile's existing cluster passes its own)."
   type        = string
   default     = null
 }

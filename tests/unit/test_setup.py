@@ -73,7 +73,7 @@ def _path_without(tool: str, tmp_path: Path) -> str:
     """PATH made of symlinks to every tool this repo needs except `tool`."""
     bin_dir = tmp_path / "path-bin"
     bin_dir.mkdir()
-    for name in ("terraform", "promtool", "python3", "git", "make", "pip"):
+    for name in ("terraform", "promtool", "amtool", "python3", "git", "make", "pip"):
         found = shutil.which(name)
         if found and name != tool:
             (bin_dir / name).symlink_to(found)

@@ -91,6 +91,11 @@ MIRRORS = {
 }
 
 
+# Generated facts files record the chart version they were read at (tests/charts/test_alerting.py fails
+# when that differs from versions.yaml's pin): the stamp line is not a second pin.
+PROVENANCE = {"values/upstream-alerting.yaml": r"^read_at: .*$"}
+
+
 def _mirrored(rel: str, pin: str, loaded: versions.Versions) -> bool:
     for pattern, key in MIRRORS.items():
         section, name = key.split(".", 1)
@@ -114,6 +119,8 @@ def test_versions_are_not_repeated_outside_versions_yaml() -> None:
         if rel == "versions.yaml" or rel.startswith(("docs/", "tests/")):
             continue
         text = path.read_text(errors="ignore")
+        if rel in PROVENANCE:  # a stamp of the version facts were read at; its test fails when it drifts
+            text = re.sub(PROVENANCE[rel], "", text, flags=re.MULTILINE)
         offenders += [
             f"{rel}: {pin}"
             for pin in pins

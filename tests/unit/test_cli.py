@@ -20,13 +20,31 @@ def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
 
 
 def test_make_rejects_unknown_env_before_anything_runs(tmp_path: Path) -> None:
-    # A copy of the Makefile in an empty folder: if make ran any recipe it would create .venv there.
-    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    # A copy of the Makefile (and the environments it reads) in an empty folder: if make ran any recipe it
+    # would create .venv there.
+    for name in ("Makefile", "environments.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
     for target in ("plan", "apply", "setup", "test"):
         result = run(["make", "-C", str(tmp_path), target, "ENV=qa"])
         assert result.returncode == 2, result
         assert result.stderr.splitlines()[0] == "error: unknown ENV 'qa' (choose dev, staging, prod)"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile", "environments.yaml"]
+
+
+def test_make_takes_the_environments_from_environments_yaml(tmp_path: Path) -> None:
+    """One source: an env added to environments.yaml is accepted by make, one removed is refused."""
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    text = (REPO / "environments.yaml").read_text()
+    extra = "  qa:\n    cluster_type: kind\n    kube_context: kind-platform-qa\n"
+    (tmp_path / "environments.yaml").write_text(text.replace("  staging:\n", extra + "  staging:\n", 1))
+    accepted = run(["make", "-s", "-C", str(tmp_path), "help", "ENV=qa"])
+    assert accepted.returncode == 0, accepted.stderr
+    (tmp_path / "environments.yaml").write_text(text.replace("  prod:\n", "  production:\n"))
+    refused = run(["make", "-C", str(tmp_path), "help", "ENV=prod"])
+    assert refused.stderr.splitlines()[0] == "error: unknown ENV 'prod' (choose dev, staging, production)"
+    (tmp_path / "environments.yaml").unlink()
+    missing = run(["make", "-C", str(tmp_path), "help"])
+    assert missing.returncode == 2 and "environments.yaml is missing" in missing.stderr
 
 
 def test_make_help_lists_every_target() -> None:

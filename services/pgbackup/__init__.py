@@ -1,0 +1,1 @@
+"""The backup runner of the pgbackup image (pgbackup.py); imported by the tests as services.pgbackup."""

@@ -8,8 +8,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from platformctl import __version__, environments
+from platformctl import __version__
 from platformctl.commands import VERBS
+from platformctl.config import environments
 from platformctl.context import Context
 from platformctl.errors import EXIT_CODES, PlatformError, UsageError
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from platformctl import release_plan
-from platformctl.values import Release
+from platformctl.app import release_plan
+from platformctl.config.release import Release
 
 from tests.charts import render
 

@@ -10,9 +10,9 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from platformctl import environments
-from platformctl.tools import find_tool
-from platformctl.values import COMPANION_IMAGES
+from platformctl.adapters.tools import find_tool
+from platformctl.app.values import COMPANION_IMAGES
+from platformctl.config import environments
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"

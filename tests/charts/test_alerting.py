@@ -1,6 +1,7 @@
 """Alert routing (docs/alerting.md), proven with the real Alertmanager tooling.
 
-The sources are the ones platformctl.alerting reads: the PrometheusRules the own charts render (the session
+The sources are the ones platformctl.app.alerting reads: the PrometheusRules the own charts render (the
+session
 render: real helm, values/common + values/<env> + the generated fixture) for the releases of each env's
 plan (terraform), kube-prometheus-stack's default alerts and default `alertmanager.config`
 (values/upstream-alerting.yaml, read from the chart's source at 79.5.0: values.yaml,
@@ -27,9 +28,10 @@ from typing import Any
 
 import pytest
 import yaml
-from platformctl import alert_facts, alerting, secret_map
-from platformctl.net import free_port
-from platformctl.tools import find_tool
+from platformctl.adapters.net import free_port
+from platformctl.adapters.tools import find_tool
+from platformctl.app import alert_facts, alerting
+from platformctl.config import secret_map
 
 from tests.charts import render
 from tests.fixtures.servers import wait_until
@@ -231,7 +233,7 @@ def test_doc_table_is_generated_from_the_same_sources(routings, policy):
     current = (REPO / alerting.DOC_FILE).read_text()
     wanted = alerting.replace_section(current, alerting.markdown(policy, [routings[e] for e in ENVS]))
     assert current == wanted, (
-        "docs/alerting.md is stale: run `.venv/bin/python -m platformctl.alerting --write`"
+        "docs/alerting.md is stale: run `.venv/bin/python -m platformctl.app.alerting --write`"
     )
 
 
@@ -240,7 +242,8 @@ def test_upstream_facts_were_read_at_the_pinned_chart_version():
     pinned = render.versions()["charts"]["kube-prometheus-stack"]["version"]
     assert facts["read_at"] == pinned, (
         f"values/upstream-alerting.yaml was read at kube-prometheus-stack {facts['read_at']} but "
-        f"versions.yaml pins {pinned}: rerun `python -m platformctl.alert_facts --chart-dir <the chart at "
+        f"versions.yaml pins {pinned}: rerun `python -m platformctl.app.alert_facts --chart-dir <the chart "
+        "at "
         f"{pinned}>`"
     )
 

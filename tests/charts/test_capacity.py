@@ -1,6 +1,6 @@
 """Capacity: every env's planned releases fit each namespace's ResourceQuota and LimitRange.
 
-The model is scripts/platformctl/capacity.py, run on the real release plan of each env (terraform) with
+The model is scripts/platformctl/app/capacity.py, run on the real release plan of each env (terraform) with
 the own charts as rendered by the session fixture (real helm, values/common + values/<env> + the
 generated fixture). Upstream releases come from their values and values/upstream-workloads.yaml, whose
 facts were read at traefik 37.3.0, kube-prometheus-stack 79.5.0 (with grafana 10.1.4,
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from platformctl import capacity
-from platformctl.values import Release
+from platformctl.app import capacity
+from platformctl.config.release import Release
 
 from tests.charts import render
 
@@ -99,7 +99,7 @@ def test_doc_is_generated_from_the_model(models):
     wanted = capacity.markdown([models[env] for env in render.ENVS])
     current = (REPO / capacity.DOC_FILE).read_text()
     assert current == wanted, (
-        "docs/capacity.md is stale: run `.venv/bin/python -m platformctl.capacity --write`"
+        "docs/capacity.md is stale: run `.venv/bin/python -m platformctl.app.capacity --write`"
     )
 
 
@@ -244,5 +244,5 @@ def test_upstream_release_names_in_the_model_match_the_data(plans):
 
 
 def test_regenerate_command_writes_the_same_doc():
-    """`python -m platformctl.capacity` (helm + terraform, no fixture) agrees with the committed doc."""
+    """`python -m platformctl.app.capacity` (helm + terraform, no fixture) agrees with the committed doc."""
     assert capacity.main([]) == 0

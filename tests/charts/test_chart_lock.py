@@ -1,6 +1,6 @@
 """A chart whose files change must get a new version, or helm and the Terraform helm provider would not
 roll the change out (they compare chart versions and values, not templates). charts/chart-lock.yaml keeps
-each chart's version and content digest (platformctl.chartlock)."""
+each chart's version and content digest (platformctl.app.chartlock)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from platformctl import chartlock
-from platformctl.paths import repo_root
+from platformctl.app import chartlock
+from platformctl.config.paths import repo_root
 
 
 def test_the_repository_lock_matches_every_chart():

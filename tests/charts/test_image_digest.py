@@ -5,7 +5,7 @@ and refuses anything that is not a sha256 digest."""
 from __future__ import annotations
 
 import pytest
-from platformctl.values import COMPANION_IMAGES
+from platformctl.app.values import COMPANION_IMAGES
 
 from tests.charts import render
 

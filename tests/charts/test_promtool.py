@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from platformctl.tools import find_tool
+from platformctl.adapters.tools import find_tool
 
 HERE = Path(__file__).resolve().parent
 

@@ -11,7 +11,7 @@ import subprocess
 
 import psycopg
 import pytest
-from platformctl.tools import find_tool
+from platformctl.adapters.tools import find_tool
 
 from tests.charts import render
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from platformctl.paths import repo_root
+from platformctl.config.paths import repo_root
 
 from tests.e2e.cluster import E2EError, kubectl
 from tests.e2e.portforward import forward

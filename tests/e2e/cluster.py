@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from platformctl.tools import find_tool
+from platformctl.adapters.tools import find_tool
 
 
 class E2EError(RuntimeError):

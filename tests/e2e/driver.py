@@ -26,9 +26,11 @@ from pathlib import Path
 
 import yaml
 from kubernetes import client as k8s_client
-from platformctl import kube, vault, vault_dev, versions
+from platformctl.adapters import kube, vault
+from platformctl.app import vault_dev
+from platformctl.config import versions
+from platformctl.config.paths import repo_root
 from platformctl.context import render_table
-from platformctl.paths import repo_root
 
 from tests.e2e import images, s3_stand_in
 from tests.e2e.backup_restore import run_backup_restore

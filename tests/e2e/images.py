@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from platformctl.versions import Versions
+from platformctl.config.versions import Versions
 
 from tests.e2e.cluster import E2EError
 

@@ -1,4 +1,4 @@
-"""`kubectl port-forward` to 127.0.0.1 for the e2e driver (platformctl.portforward with its kubeconfig)."""
+"""`kubectl port-forward` to 127.0.0.1 for the e2e driver (platformctl.adapters.portforward)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from platformctl import portforward
+from platformctl.adapters import portforward
+from platformctl.adapters.tools import find_tool
 from platformctl.errors import KubernetesError
-from platformctl.tools import find_tool
 
 from tests.e2e.cluster import E2EError
 

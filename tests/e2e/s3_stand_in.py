@@ -14,9 +14,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from platformctl import secret_map, storage, vault
-from platformctl.kube import KubeSecrets, secret_manifest
-from platformctl.paths import repo_root
+from platformctl.adapters import storage, vault
+from platformctl.adapters.kube import KubeSecrets, secret_manifest
+from platformctl.config import secret_map
+from platformctl.config.paths import repo_root
 
 from tests.e2e.cluster import E2EError, kubectl
 from tests.e2e.portforward import forward

@@ -5,8 +5,8 @@ which needs the harness; it is not a pytest test so that its output streams as t
 from __future__ import annotations
 
 import yaml
-from platformctl import site, versions
-from platformctl.paths import repo_root
+from platformctl.config import site, versions
+from platformctl.config.paths import repo_root
 
 from tests.e2e import driver, images
 

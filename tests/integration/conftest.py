@@ -9,9 +9,10 @@ from pathlib import Path
 import hvac
 import psycopg
 import pytest
-from platformctl import secret_map, vault_dev
-from platformctl.secret_map import SecretMap
-from platformctl.vault import Vault, connect
+from platformctl.adapters.vault import Vault, connect
+from platformctl.app import vault_dev
+from platformctl.config import secret_map
+from platformctl.config.secret_map import SecretMap
 from psycopg import sql
 
 from tests.fixtures.servers import S3Server, seaweedfs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from platformctl import environments
+from platformctl.config import environments
 
 
 def allow_env(monkeypatch: pytest.MonkeyPatch, name: str) -> None:

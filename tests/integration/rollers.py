@@ -1,6 +1,6 @@
-"""RecordingRoller: a FAKE of platformctl.rotate.Roller for the rotation tests.
+"""RecordingRoller: a FAKE of platformctl.app.rotate.Roller for the rotation tests.
 
-The real roller (platformctl.deploy.ReleaseRoller) regenerates the values and upgrades the consumers'
+The real roller (platformctl.app.deploy.ReleaseRoller) regenerates the values and upgrades the consumers'
 releases with helm or Terraform, which needs a cluster: the e2e run rotates through it for real. These
 tests check what the rotation asks to roll, and what happens when a roll fails.
 """

@@ -23,7 +23,7 @@ import bcrypt
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
-from platformctl import s3admin, storage
+from platformctl.adapters import s3admin, storage
 from psycopg import sql
 
 from services.pgbackup import pgbackup

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_secrets_benchmark_reports_a_ratio_to_a_reference_from_the_same_run(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
-    argv = [sys.executable, "-m", "platformctl.bench_secrets", "--count", "20", "--rounds", "2"]
+    argv = [sys.executable, "-m", "platformctl.app.bench_secrets", "--count", "20", "--rounds", "2"]
     result = subprocess.run(
         [*argv, "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )

@@ -6,9 +6,11 @@ import io
 import shutil
 
 import pytest
-from platformctl import deploy, doctor, secret_map, vault, vault_dev
+from platformctl.adapters import vault
+from platformctl.adapters.vault import connect
+from platformctl.app import deploy, doctor, vault_dev
+from platformctl.config import secret_map
 from platformctl.context import Context
-from platformctl.vault import connect
 
 from tests.fixtures.filesystems import remount_read_only, tmpfs
 from tests.fixtures.servers import free_port
@@ -86,7 +88,7 @@ def test_rotate_dry_run_changes_nothing(run_cli, dev_vault):
 def test_values_verb_writes_generated_files(run_cli, dev_vault, tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "valuesroot", root)
-    monkeypatch.setattr("platformctl.deploy.repo_root", lambda: root)
+    monkeypatch.setattr("platformctl.app.deploy.repo_root", lambda: root)
     args = ("values", "--releases", str(FIXTURES / "releases.json"))
     code, out, _ = run_cli(*args)
     assert code == 0 and "values/generated/dev/users.yaml" in out
@@ -103,7 +105,7 @@ def test_values_into_a_read_only_file_system_is_exit_3_with_one_line(
     """Before: "error: unexpected OSError: [Errno 30] Read-only file system: ..." and exit 1."""
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "valuesroot", root)
-    monkeypatch.setattr("platformctl.deploy.repo_root", lambda: root)
+    monkeypatch.setattr("platformctl.app.deploy.repo_root", lambda: root)
     with tmpfs(root / "values" / "generated", "1m") as generated:
         remount_read_only(generated)
         code, _, err = run_cli("values", "--releases", str(FIXTURES / "releases.json"))
@@ -129,6 +131,6 @@ def test_doctor_checks_vault_auth_and_kube_api(dev_vault, fake_kube, monkeypatch
     monkeypatch.setenv("VAULT_TOKEN", "invalid")
     check = doctor.vault_auth_check("dev")
     assert not check.ok and "rejected the credentials" in check.detail
-    monkeypatch.setattr("platformctl.kube.kubeconfig", lambda env: str(fake_kube[1]))
+    monkeypatch.setattr("platformctl.adapters.kube.kubeconfig", lambda env: str(fake_kube[1]))
     check = doctor.kube_api_check("dev")
     assert check.ok and "v1.20.2-fake" in check.detail

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from platformctl import flow
+from platformctl.app import flow
 from platformctl.context import Context
 from platformctl.errors import ConfigError, UsageError
 

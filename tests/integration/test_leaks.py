@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from kubernetes import config
-from platformctl import environments, flow, jwtkeys, pgrole, release_plan, rotate, secrets_sync, values
+from platformctl.adapters import pgrole
+from platformctl.adapters.kube import KubeSecrets
+from platformctl.app import flow, jwtkeys, release_plan, rotate, secrets_sync, values
+from platformctl.config import environments, release
+from platformctl.config.secret_map import RotationSpec
 from platformctl.context import Context
 from platformctl.errors import PlatformError
-from platformctl.kube import KubeSecrets
-from platformctl.secret_map import RotationSpec
 
 from tests.integration.test_values import FIXTURES, _images
 
@@ -128,9 +130,9 @@ UPSTREAM = ("traefik", "kube-prometheus-stack", "metrics-server", "cert-manager"
 ENVS = environments.names()
 
 
-def _upstream_release(name: str, env: str) -> values.Release:
+def _upstream_release(name: str, env: str) -> release.Release:
     files = (f"values/common/{name}.yaml", f"values/{env}/{name}.yaml", f"values/generated/{env}/{name}.yaml")
-    return values.Release(name, "upstream", None, files)
+    return release.Release(name, "upstream", None, files)
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -5,7 +5,8 @@ HTTP to it); the real API server runs them in the e2e run."""
 from __future__ import annotations
 
 import pytest
-from platformctl import kube, namespaces, secrets_sync
+from platformctl.adapters import kube
+from platformctl.app import namespaces, secrets_sync
 from platformctl.errors import KubernetesError
 
 PLANNED = ["apps", "data", "monitoring", "kube-system", "apps"]

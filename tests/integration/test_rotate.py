@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from kubernetes import config
-from platformctl import jwtkeys, pgrole, rotate
+from platformctl.adapters import pgrole
+from platformctl.adapters.kube import KubeSecrets
+from platformctl.app import jwtkeys, rotate
+from platformctl.config.secret_map import RotationSpec
 from platformctl.errors import PlatformError
-from platformctl.kube import KubeSecrets
-from platformctl.secret_map import RotationSpec
 
 from tests.integration.rollers import RecordingRoller
 

@@ -8,9 +8,10 @@ import base64
 
 import pytest
 from kubernetes import config
-from platformctl import rabbitmq, release_plan, rotate, smoke
+from platformctl.adapters import rabbitmq
+from platformctl.adapters.kube import KubeSecrets
+from platformctl.app import release_plan, rotate, smoke
 from platformctl.errors import ConfigError, PlatformError, SmokeFailed
-from platformctl.kube import KubeSecrets
 
 from tests.fixtures.servers import free_port
 from tests.integration.envs import allow_env

@@ -11,9 +11,10 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 from kubernetes import config
-from platformctl import rotate, s3admin, s3keys, storage
+from platformctl.adapters import s3admin, storage
+from platformctl.adapters.kube import KubeSecrets
+from platformctl.app import rotate, s3keys
 from platformctl.errors import ConfigError, PlatformError
-from platformctl.kube import KubeSecrets
 
 from tests.fixtures.servers import wait_until
 from tests.integration.envs import allow_env
@@ -128,7 +129,7 @@ def test_storage_verb_with_iam_backend(run_cli, iam_s3, consumer, seeded, smap, 
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
     allow_env(monkeypatch, seeded.env)
     monkeypatch.setattr(
-        "platformctl.secret_map.load",
+        "platformctl.config.secret_map.load",
         lambda: smap.model_copy(update={"rotations": {PATH: _spec(smap, user)}}),
     )
     argv = ("storage", "ensure", "--env", seeded.env, "--endpoint", iam_s3.endpoint)
@@ -173,7 +174,7 @@ def test_rotate_dry_run_describes_the_key_steps(run_cli, seeded, smap, monkeypat
 
 
 def test_secret_map_rejects_an_undeclared_user_key(smap):
-    from platformctl.secret_map import SecretMap
+    from platformctl.config.secret_map import SecretMap
     from pydantic import ValidationError
 
     raw = smap.model_dump()

@@ -6,10 +6,10 @@ import base64
 
 import pytest
 from kubernetes import config
-from platformctl import secrets_sync
+from platformctl.adapters.kube import VERSION_ANNOTATION, KubeSecrets, api_client
+from platformctl.adapters.vault import connect
+from platformctl.app import secrets_sync
 from platformctl.errors import KubernetesError, VaultError
-from platformctl.kube import VERSION_ANNOTATION, KubeSecrets, api_client
-from platformctl.vault import connect
 
 
 def _store(kubeconfig) -> KubeSecrets:
@@ -80,7 +80,7 @@ def test_dry_run_applies_nothing(seeded, smap, fake_kube):
 
 def test_missing_key_fails_before_any_apply(root_vault, smap, fake_kube):
     api, kubeconfig = fake_kube
-    from platformctl import vault_dev
+    from platformctl.app import vault_dev
 
     vault_dev.seed(root_vault, smap)
     root_vault.write("minio", {"root-user": "admin"})
@@ -129,7 +129,7 @@ def test_cli_sync_prints_table_without_values(vault_server, smap, fake_kube, mon
     _, kubeconfig = fake_kube
     monkeypatch.setenv("VAULT_ADDR", vault_server.addr)
     monkeypatch.setenv("VAULT_TOKEN", vault_server.token)
-    from platformctl import vault_dev
+    from platformctl.app import vault_dev
 
     dev = connect("dev", environ={"VAULT_ADDR": vault_server.addr, "VAULT_TOKEN": vault_server.token})
     vault_dev.enable_kv(dev)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from platformctl import storage
+from platformctl.adapters import storage
 from platformctl.errors import ConfigError
 
 from tests.fixtures.servers import free_port

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from platformctl.adapters.terraform import Stack
+from platformctl.adapters.tools import find_tool
 from platformctl.errors import TerraformError
-from platformctl.terraform import Stack
-from platformctl.tools import find_tool
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tfstack"
 
@@ -75,7 +75,7 @@ def test_held_lock_names_the_fix(stack_dir, tmp_path):
 
 
 def test_release_plan_from_terraform(tmp_path, monkeypatch):
-    from platformctl import release_plan
+    from platformctl.app import release_plan
 
     cli_config = tmp_path / "empty.tfrc"
     cli_config.write_text("")
@@ -166,7 +166,7 @@ def _no_registry(monkeypatch, how: str) -> None:
     if how == "proxy":
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
     else:
-        from platformctl import doctor
+        from platformctl.app import doctor
 
         if doctor.providers_check({"kindstack": ["tehcyx/kind"]}).ok:
             pytest.skip("the Terraform registry is reachable from this machine")
@@ -215,7 +215,7 @@ def test_init_with_a_mirror_that_lacks_the_provider(kind_stack, tmp_path, monkey
 @pytest.mark.parametrize("how", ["direct", "proxy", "mirror without kind"])
 def test_doctor_providers_row_agrees_with_terraform_init(kind_stack, tmp_path, monkeypatch, how):
     """doctor's cheap check (CLI config, TCP connect) says FAIL exactly when the real init fails."""
-    from platformctl import doctor
+    from platformctl.app import doctor
 
     if how == "mirror without kind":
         config = tmp_path / "mirror.tfrc"

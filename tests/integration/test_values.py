@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from platformctl import release_plan, values, versions
+from platformctl.app import release_plan, values
+from platformctl.config import release, versions
 from platformctl.errors import ConfigError
 
 from tests.fixtures.filesystems import (
@@ -159,7 +160,7 @@ def test_a_user_pinned_image_is_kept(seeded, smap, releases, root):
 def test_bootstrap_only_secrets_do_not_roll_their_consumer(seeded, smap, releases, root):
     """postgresql-credentials is `rollout: false`: a new version of it leaves postgresql's checksum alone."""
     plan = [
-        values.Release(
+        release.Release(
             "postgresql",
             "data",
             "charts/demo",

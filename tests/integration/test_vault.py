@@ -10,9 +10,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from platformctl import values
+from platformctl.adapters.vault import Vault, connect
+from platformctl.app import values
+from platformctl.config import release
 from platformctl.errors import VaultError
-from platformctl.vault import Vault, connect
 
 from tests.integration.conftest import root_client
 from tests.integration.test_values import FIXTURES
@@ -45,7 +46,7 @@ def test_a_value_that_is_not_a_string_is_refused_naming_path_and_key(seeded, vau
     assert "\n" not in message and "sentinel" not in message and "8675309" not in message
     assert caught.value.exit_code == 4
     releases = [
-        values.Release("users", "apps", "charts/demo", ("values/generated/dev/users.yaml",)),
+        release.Release("users", "apps", "charts/demo", ("values/generated/dev/users.yaml",)),
     ]
     with pytest.raises(VaultError, match="users-password' holds"):  # values reads it the same way
         seeded.read_many(values.needed_paths(smap, releases))

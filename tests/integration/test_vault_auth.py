@@ -9,9 +9,9 @@ import stat
 
 import hvac
 import pytest
-from platformctl import vault_dev
+from platformctl.adapters.vault import connect
+from platformctl.app import vault_dev
 from platformctl.errors import VaultError
-from platformctl.vault import connect
 
 from tests.fixtures.servers import free_port
 

@@ -11,10 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from platformctl import kube, portforward, release_plan, releases, smoke
+from platformctl.adapters import kube, portforward, releases
+from platformctl.adapters.tools import find_tool
+from platformctl.app import release_plan, smoke
+from platformctl.config.release import Release
 from platformctl.errors import KubernetesError
-from platformctl.tools import find_tool
-from platformctl.values import Release
 
 FORWARD_TIMEOUT = 20  # seconds for a port-forward to listen
 OWN_SERVICE_CHART = "charts/microservice"

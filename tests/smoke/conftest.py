@@ -1,6 +1,6 @@
 """Parametrisation of the smoke checks from ENV's release plan, and the HTTP entry point.
 
-Every check carries `component` markers naming the releases it covers; `platformctl.smoke` (loaded as a
+Every check carries `component` markers naming the releases it covers; `platformctl.app.smoke` (loaded as a
 plugin by `platformctl smoke`) applies `--only` and `--skip` through them.
 """
 
@@ -13,8 +13,8 @@ from contextlib import ExitStack
 import httpx
 import pytest
 import yaml
-from platformctl import smoke
-from platformctl.paths import repo_root
+from platformctl.app import smoke
+from platformctl.config.paths import repo_root
 
 from tests.smoke import cluster
 

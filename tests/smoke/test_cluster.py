@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from platformctl import smoke
-from platformctl.values import Release
+from platformctl.app import smoke
+from platformctl.config.release import Release
 
 from tests.smoke import cluster
 

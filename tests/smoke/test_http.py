@@ -14,8 +14,8 @@ import jwt
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from platformctl import smoke
-from platformctl.values import Release
+from platformctl.app import smoke
+from platformctl.config.release import Release
 
 from tests.smoke import cluster
 from tests.smoke.conftest import Entry

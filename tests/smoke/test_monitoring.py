@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from platformctl import smoke
-from platformctl.paths import repo_root
+from platformctl.app import smoke
+from platformctl.config.paths import repo_root
 
 from tests.smoke import cluster
 

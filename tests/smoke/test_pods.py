@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 import testinfra
-from platformctl import kube, smoke
-from platformctl.values import Release
+from platformctl.adapters import kube
+from platformctl.app import smoke
+from platformctl.config.release import Release
 
 from tests.smoke import cluster
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from platformctl.app import images
 
 from tests.fixtures.servers import free_port
 from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, blocks, run_tf, terraform_env, unwrap, versions
@@ -29,11 +30,11 @@ def k8s_minor() -> str:
 
 
 def own_image_repositories() -> list[str]:
-    """versions.yaml `images.<name>.repository` of every image built from services/<name>/Dockerfile."""
+    """versions.yaml `images.<name>.repository` of every image built here (images.is_own_image)."""
     return [
         image["repository"]
         for name, image in versions()["images"].items()
-        if (REPO_ROOT / "services" / name / "Dockerfile").is_file()
+        if images.is_own_image(REPO_ROOT / "services", name)
     ]
 
 
@@ -172,7 +173,7 @@ def test_registry_outputs(eks_plan: dict[str, Any]) -> None:
 def test_cluster_stack_passes_and_outputs_the_registry() -> None:
     stack = TERRAFORM_DIR / "stacks" / "cluster"
     main = (stack / "main.tf").read_text()
-    assert 'fileexists("${path.root}/../../../services/${name}/Dockerfile")' in main, (
+    assert 'fileexists("${path.root}/../../../services/${name}/constraints.txt")' in main, (
         "stacks/cluster: own images are those with services/<name>/Dockerfile"
     )
     eks = next(body for _, name, body in blocks(stack, "module") if name == "eks")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from platformctl import environments
+from platformctl.config import environments
 
 from tests.terraform.tfkit import ENVS, TERRAFORM_DIR, blocks, parse_hcl, where
 

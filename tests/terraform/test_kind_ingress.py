@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from platformctl import environments
+from platformctl.config import environments
 
 from tests.terraform.tfkit import (
     REPO_ROOT,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from platformctl.tools import ToolNotFound, find_tool
+from platformctl.adapters.tools import ToolNotFound, find_tool
 
 from tests.terraform.tfkit import REPO_ROOT, TERRAFORM_DIR, where
 

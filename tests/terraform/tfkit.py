@@ -17,7 +17,7 @@ from typing import Any
 import hcl2
 import yaml
 from hcl2 import SerializationOptions
-from platformctl import environments
+from platformctl.config import environments
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"

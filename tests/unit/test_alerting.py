@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from platformctl import alert_facts, alerting, toolchain, versions
+from platformctl.app import alert_facts, alerting, toolchain
+from platformctl.config import versions
 from platformctl.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

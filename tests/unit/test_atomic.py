@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from platformctl import atomic
+from platformctl.adapters import atomic
 from platformctl.errors import ConfigError
 
 OLD = {"a.yaml": b"old a\n", "b.yaml": b"old b\n", "c.yaml": b"old c\n"}

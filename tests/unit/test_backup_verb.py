@@ -11,7 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from platformctl import backup, cli
+from platformctl import cli
+from platformctl.app import backup
+from platformctl.config import release
 from platformctl.errors import KubernetesError, UsageError
 
 from tests.charts import render
@@ -197,10 +199,10 @@ def test_backup_image_pins_agree_with_pyproject():
 def test_generated_values_carry_the_backup_image_and_its_base_follows_the_overlay(tmp_path):
     """The postgresql release's generated values name the pgbackup image apply built; that image's base is
     what the release runs after every values file (the harness's stand-in through the site overlay)."""
-    from platformctl import values
-    from platformctl.secret_map import load as load_secret_map
+    from platformctl.app import values
+    from platformctl.config.secret_map import load as load_secret_map
 
-    release = values.Release(
+    planned = release.Release(
         "postgresql",
         "data",
         "charts/postgresql",
@@ -210,10 +212,10 @@ def test_generated_values_carry_the_backup_image_and_its_base_follows_the_overla
         "postgresql": {"repository": "postgres", "tag": "16.10-bookworm"},
         "pgbackup": {"repository": "platform/pgbackup", "tag": "0.1.0-abcdef012345"},
     }
-    generated = values.generated(release, load_secret_map(), {}, images)
+    generated = values.generated(planned, load_secret_map(), {}, images)
     assert generated["backup"] == {"image": {"repository": "platform/pgbackup", "tag": "0.1.0-abcdef012345"}}
     (tmp_path / "common.yaml").write_text("existingSecret: postgresql-credentials\n")
-    assert values.release_image(release, tmp_path) is None  # versions.yaml's pin then
+    assert values.release_image(planned, tmp_path) is None  # versions.yaml's pin then
     (tmp_path / "overlay.yaml").write_text("image: {repository: e2e/postgresql, tag: debian-15}\n")
-    assert values.release_image(release, tmp_path) == "e2e/postgresql:debian-15"
+    assert values.release_image(planned, tmp_path) == "e2e/postgresql:debian-15"
     assert values.release_image(None, tmp_path) is None

@@ -213,7 +213,7 @@ def test_the_scripts_take_json() -> None:
     assert scripts == ["charts render + validate", "secrets sync (200 secrets)", "services"]
     for argv in (
         ["tests/charts/bench_render.py"],
-        ["-m", "platformctl.bench_secrets"],
+        ["-m", "platformctl.app.bench_secrets"],
         ["services/bench.py"],
     ):
         result = subprocess.run(

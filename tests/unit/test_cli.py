@@ -116,7 +116,7 @@ def test_unexpected_errors_have_no_traceback_unless_verbose(
     def boom(*_args: object) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("platformctl.doctor.run", boom)
+    monkeypatch.setattr("platformctl.app.doctor.run", boom)
     assert cli.main(["doctor"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == "error: unexpected RuntimeError: disk on fire (rerun with --verbose for details)"

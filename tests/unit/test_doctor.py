@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from platformctl import cli, doctor, site
+from platformctl import cli
+from platformctl.app import doctor
+from platformctl.config import site
 from platformctl.context import Context
 
 from tests.fixtures.servers import free_port
@@ -48,8 +50,11 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dead = f"http://127.0.0.1:{free_port()}"  # the registry only through a proxy that refuses
     monkeypatch.setenv("HTTPS_PROXY", dead)
     monkeypatch.setenv("https_proxy", dead)
-    monkeypatch.setattr("platformctl.kube.state_dir", lambda: tmp_path / "state")  # no apply ran here
-    monkeypatch.setattr("platformctl.vault.state_file", lambda: tmp_path / "state" / "vault-dev.json")
+    # no apply ran here
+    monkeypatch.setattr("platformctl.adapters.kube.state_dir", lambda: tmp_path / "state")
+    monkeypatch.setattr(
+        "platformctl.adapters.vault.state_file", lambda: tmp_path / "state" / "vault-dev.json"
+    )
     return tmp_path
 
 

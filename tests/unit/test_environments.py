@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from platformctl import environments, kube, site
+from platformctl.adapters import kube
+from platformctl.config import environments, site
 from platformctl.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

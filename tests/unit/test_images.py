@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from platformctl import images, versions
-from platformctl.paths import repo_root
+from platformctl.app import images
+from platformctl.config import versions
+from platformctl.config.paths import repo_root
 
 BASE = "python:3.11-slim-bookworm"
 
@@ -28,7 +29,8 @@ def test_planned_tags_are_version_plus_content(services):
     for image in planned:
         version, digest = image.tag.rsplit("-", 1)
         assert version == versions.load().images[image.name].tag and len(digest) == 12
-        assert image.dockerfile == services / image.name / "Dockerfile"
+        own = services / image.name / "Dockerfile"
+        assert image.dockerfile == (own if image.name == "pgbackup" else services / "Dockerfile")
     again = images.planned(services.parent, versions.load())
     assert [i.tag for i in again] == [i.tag for i in planned]
 
@@ -39,7 +41,7 @@ def test_planned_tags_are_version_plus_content(services):
         ("users/users_service/app.py", {"users"}),
         ("users/constraints.txt", {"users"}),
         ("common/service_common/http.py", {"users", "auth", "notifications"}),
-        ("auth/Dockerfile", {"auth"}),
+        ("Dockerfile", {"users", "auth", "notifications"}),
     ],
     ids=["source", "lock-file", "shared-library", "dockerfile"],
 )

@@ -8,10 +8,10 @@ import re
 
 import pytest
 import yaml
-from platformctl import installer, release_plan
+from platformctl.app import installer, release_plan
+from platformctl.config.paths import repo_root
+from platformctl.config.release import Release
 from platformctl.errors import ConfigError
-from platformctl.paths import repo_root
-from platformctl.values import Release
 
 from tests.terraform import tfkit
 

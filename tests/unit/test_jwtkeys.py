@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from platformctl import jwtkeys
+from platformctl.app import jwtkeys
 from platformctl.errors import ConfigError
 
 

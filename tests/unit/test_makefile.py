@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from platformctl.paths import repo_root
+from platformctl.config.paths import repo_root
 
 REPO = repo_root()
 

@@ -3,7 +3,7 @@ tests/integration/test_rotate.py)."""
 
 from __future__ import annotations
 
-from platformctl import pgrole
+from platformctl.adapters import pgrole
 
 
 def test_scram_check_rejects_garbage() -> None:

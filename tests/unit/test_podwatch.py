@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient
-from platformctl import podwatch
+from platformctl.adapters import podwatch
 from platformctl.errors import KubernetesError, TerraformError
 
 
@@ -231,10 +231,11 @@ def test_failed_release_step_names_what_the_pods_showed(
     error: type[Exception], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: `helm upgrade --install users (apps) failed: context deadline exceeded` and nothing else."""
-    from platformctl import deploy, kube
+    from platformctl.adapters import kube
+    from platformctl.app import deploy
+    from platformctl.config.release import Release
+    from platformctl.config.site import Site
     from platformctl.context import Context
-    from platformctl.site import Site
-    from platformctl.values import Release
 
     core = Core()
     core.pods = [CRASHING]

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import semver
-from platformctl import cli, releases
+from platformctl import cli
+from platformctl.adapters import releases
 from platformctl.commands import releases as releases_cmd
 from platformctl.context import Context
 from platformctl.errors import KubernetesError, UsageError

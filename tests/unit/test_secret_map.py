@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from platformctl import secret_map
+from platformctl.config import secret_map
 from platformctl.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

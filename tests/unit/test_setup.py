@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from platformctl import toolchain, versions
+from platformctl.app import toolchain
+from platformctl.config import versions
 from platformctl.context import Context
 from platformctl.errors import ConfigError
 

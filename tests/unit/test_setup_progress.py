@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from platformctl import cli, toolchain, versions
+from platformctl import cli
+from platformctl.app import toolchain
+from platformctl.config import versions
+from platformctl.config.paths import repo_root
 from platformctl.context import Context
 from platformctl.errors import ConfigError
-from platformctl.paths import repo_root
 
 REPO = repo_root()
 VERSIONS = (REPO / "versions.yaml").read_text()

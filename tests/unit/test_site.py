@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from platformctl import site
+from platformctl.config import site
+from platformctl.config.paths import repo_root
 from platformctl.errors import ConfigError
-from platformctl.paths import repo_root
 
 
 def test_no_profile_means_the_repository_defaults():

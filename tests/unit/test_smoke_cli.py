@@ -11,12 +11,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from platformctl import cli, kube, smoke
+from platformctl import cli
+from platformctl.adapters import kube
+from platformctl.app import smoke
 from platformctl.errors import SmokeFailed, UsageError
 
 SUITE = """
 import pytest
-from platformctl import smoke
+from platformctl.app import smoke
 
 
 @pytest.mark.component("users")

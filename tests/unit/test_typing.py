@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from platformctl import checks
+from platformctl.app import checks
 
 REPO = Path(__file__).resolve().parents[2]
 

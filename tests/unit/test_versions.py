@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from platformctl import versions
+from platformctl.app import images
+from platformctl.config import release, versions
 from platformctl.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def _repository_files() -> list[Path]:
 # when the copy differs from versions.yaml.
 MIRRORS = {
     # docker build: the base image default (services/test_services_shared.py checks it)
-    "services/*/Dockerfile": "images.python-base",
+    "services/Dockerfile": "images.python-base",
 }
 
 
@@ -130,7 +131,7 @@ def test_versions_are_not_repeated_outside_versions_yaml() -> None:
 
 
 def _built_here(name: str) -> bool:
-    return (REPO / "services" / name / "Dockerfile").is_file()
+    return images.is_own_image(REPO / "services", name)
 
 
 def test_upstream_images_have_a_digest_or_say_why_not() -> None:
@@ -155,22 +156,22 @@ def test_a_digest_and_a_note_together_are_refused() -> None:
 
 
 def test_generated_values_carry_the_digest_only_where_versions_yaml_has_one() -> None:
-    from platformctl import values
-    from platformctl.secret_map import load as load_secret_map
+    from platformctl.app import values
+    from platformctl.config.secret_map import load as load_secret_map
 
     pinned = values.pinned_images(versions.load())
     assert "digest" not in pinned["python-base"]  # it has a digest_note instead
     assert pinned["postgresql"] == {"repository": "postgres", "tag": "16.10-bookworm"}
-    release = values.Release("demo", "apps", "charts/microservice", ("values/generated/dev/demo.yaml",))
+    demo = release.Release("demo", "apps", "charts/microservice", ("values/generated/dev/demo.yaml",))
     digest = "sha256:" + "ab" * 32
     images = {"demo": {"repository": "r/demo", "tag": "1.0.0", "digest": digest}}
-    assert values.generated(release, load_secret_map(), {}, images)["image"] == {
+    assert values.generated(demo, load_secret_map(), {}, images)["image"] == {
         "repository": "r/demo",
         "tag": "1.0.0",
         "digest": digest,
     }
     images["demo"].pop("digest")
-    assert values.generated(release, load_secret_map(), {}, images)["image"] == {
+    assert values.generated(demo, load_secret_map(), {}, images)["image"] == {
         "repository": "r/demo",
         "tag": "1.0.0",
     }

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from platformctl import deploy, flow, site
+from platformctl.app import deploy, flow
 from platformctl.commands import arguments
+from platformctl.config import site
 from platformctl.context import Context
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from platformctl import release_plan
+from platformctl.app import release_plan
+from platformctl.config.release import Release
 from platformctl.context import Context
-from platformctl.values import Release
 
 
 def add_kubeconfig(parser: argparse.ArgumentParser) -> None:

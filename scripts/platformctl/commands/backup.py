@@ -6,7 +6,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from platformctl import backup, kube
+from platformctl.adapters import kube
+from platformctl.app import backup
 from platformctl.context import Context, render_table
 
 HELP = "backups of the users database: run one now, list them, restore one (Jobs from the backup CronJob)"

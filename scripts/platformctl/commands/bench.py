@@ -6,7 +6,8 @@ sequential loop of the same Vault reads and Secret applies. The table shows figu
 and a verdict ("ok" or "MISS"), decided from the ratio as printed. The command exits 0 whatever the
 figures (they are information); with --check a missed goal is an error (exit 1, one line naming the rows).
 
-Protocol of a benchmark script (tests/charts/bench_render.py, platformctl.bench_secrets, services/bench.py):
+Protocol of a benchmark script (tests/charts/bench_render.py, platformctl.app.bench_secrets,
+services/bench.py):
 it prints its own figures for a human, writes {"rows": [ROW, ...]} as JSON to the file named by its
 `--json FILE` argument, and exits 0 when it measured something; ROW is
 
@@ -35,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platformctl.config.paths import repo_root
 from platformctl.context import Context, render_table
 from platformctl.errors import PlatformError, UsageError
-from platformctl.paths import repo_root
 
 DIGITS = 2  # ratios (and figures) are printed with two decimals; the verdict is taken from what is printed
 SCRIPT_TIMEOUT = 300.0  # seconds; each benchmark bounds itself well below this (services: about a minute)
@@ -196,8 +197,9 @@ SETUP_ROUNDS = 3
 def setup_rows(rounds: int = SETUP_ROUNDS) -> list[Row]:
     """Second run of `platformctl setup` against what it would cost without stamps: the CLI starting plus
     every pinned tool's version command, run one after another. Rounds alternate their order; medians."""
-    from platformctl import toolchain, versions
-    from platformctl.tools import find_tool
+    from platformctl.adapters.tools import find_tool
+    from platformctl.app import toolchain
+    from platformctl.config import versions
 
     name = "setup (second run)"
     cli = [sys.executable, "-m", "platformctl.cli"]
@@ -274,7 +276,10 @@ def _script(name: str, *argv: str) -> Benchmark:
 BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("setup (second run)", setup_rows),
     ("charts render + validate", _script("charts render + validate", "tests/charts/bench_render.py")),
-    ("secrets sync (200 secrets)", _script("secrets sync (200 secrets)", "-m", "platformctl.bench_secrets")),
+    (
+        "secrets sync (200 secrets)",
+        _script("secrets sync (200 secrets)", "-m", "platformctl.app.bench_secrets"),
+    ),
     ("services", _script("services", "services/bench.py")),
 ]
 

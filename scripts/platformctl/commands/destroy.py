@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import deploy, flow, site
+from platformctl.app import deploy, flow
+from platformctl.config import site
 from platformctl.context import Context
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import doctor, versions
+from platformctl.app import doctor
+from platformctl.config import versions
 from platformctl.context import Context
 
 ROWS = """rows (ok, warn or FAIL; a FAIL row's detail ends with its fix):

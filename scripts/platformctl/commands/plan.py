@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from platformctl import deploy, flow, site
+from platformctl.app import deploy, flow
+from platformctl.config import site
 from platformctl.context import Context
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import checks
+from platformctl.app import checks
 from platformctl.context import Context
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import kube, releases
+from platformctl.adapters import kube, releases
 from platformctl.commands import arguments
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from platformctl import render
+from platformctl.app import render
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:

@@ -6,8 +6,10 @@ import argparse
 import os
 from typing import Any
 
-from platformctl import deploy, kube, rabbitmq, rotate, s3admin, s3keys, secret_map, site, vault
+from platformctl.adapters import kube, rabbitmq, s3admin, vault
+from platformctl.app import deploy, rotate, s3keys
 from platformctl.commands import arguments
+from platformctl.config import secret_map, site
 from platformctl.context import Context
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import kube, secret_map, secrets_sync, vault
+from platformctl.adapters import kube, vault
+from platformctl.app import secrets_sync
 from platformctl.commands import arguments
+from platformctl.config import secret_map
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import toolchain, versions
+from platformctl.app import toolchain
+from platformctl.config import versions
 from platformctl.context import Context, render_table
 
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from platformctl import smoke
+from platformctl.app import smoke
 from platformctl.commands import arguments
 from platformctl.context import Context
 from platformctl.errors import PlatformError, SmokeFailed, UsageError

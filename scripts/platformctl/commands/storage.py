@@ -6,7 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from platformctl import s3admin, s3keys, secret_map, storage, vault
+from platformctl.adapters import s3admin, storage, vault
+from platformctl.app import s3keys
+from platformctl.config import secret_map
 from platformctl.context import Context, render_table
 from platformctl.errors import UsageError
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import deploy, release_plan, site
+from platformctl.app import deploy, release_plan
 from platformctl.commands import arguments
+from platformctl.config import site
 from platformctl.context import Context
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from platformctl import secret_map, vault_dev
+from platformctl.adapters.vault import state_file
+from platformctl.app import vault_dev
+from platformctl.config import secret_map
 from platformctl.context import Context
 from platformctl.errors import UsageError
-from platformctl.vault import state_file
 
 
 def register(verbs: Any) -> argparse.ArgumentParser:

@@ -15,8 +15,8 @@ locals {
 
   # kind: the host ports 80/443 reach Traefik's fixed NodePorts, set once in values/<env>/traefik.yaml.
   traefik_values = yamldecode(file("${path.root}/../../../values/${var.env}/traefik.yaml"))
-  # EKS: one registry repository per own service image (built from services/<name>/Dockerfile).
-  own_image_repositories = [for name, image in local.versions.images : image.repository if fileexists("${path.root}/../../../services/${name}/Dockerfile")]
+  # EKS: one registry repository per own image: services/<name>/ with its lock file (platformctl.app.images).
+  own_image_repositories = [for name, image in local.versions.images : image.repository if fileexists("${path.root}/../../../services/${name}/constraints.txt")]
 }
 
 provider "kind" {}

@@ -109,8 +109,8 @@ destroy: tools ## tear down ENV's releases, namespaces, cluster and dev Vault (p
 bench: tools ## benchmarks: figures against references of the same run (CHECK=1: fail on a missed goal)
 	@$(PLATFORMCTL) bench $(if $(filter 1,$(CHECK)),--check)
 
-e2e: tools ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONFIG points at (tests/e2e)
-	@$(VENV)/bin/python -m tests.e2e.driver
+e2e: tools ## make apply/smoke/rotate/destroy end to end on the cluster KUBECONFIG points at (tools/e2e)
+	@$(VENV)/bin/python -m tools.e2e.driver
 
 clean: ## stop the dev Vault; remove .venv, .tools, generated values, local state, Terraform's working dirs
 	@if [ -x $(VENV)/bin/platformctl ]; then $(VENV)/bin/platformctl vault dev --stop; fi

@@ -6,7 +6,7 @@ import pytest
 from platformctl.app import release_plan
 from platformctl.config.release import Release
 
-from tests.charts import render
+from tools.charts import render
 
 
 @pytest.fixture(scope="session")

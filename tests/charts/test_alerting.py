@@ -33,8 +33,8 @@ from platformctl.adapters.tools import find_tool
 from platformctl.app import alert_facts, alerting
 from platformctl.config import secret_map
 
-from tests.charts import render
 from tests.fixtures.servers import wait_until
+from tools.charts import render
 
 REPO = render.REPO
 ENVS = render.ENVS

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.charts import render
 from tests.charts.netpol import Pod, connection_allowed
 from tests.charts.test_policy import _pod, policies_for
+from tools.charts import render
 
 POSTGRESQL = render.release("postgresql")
 

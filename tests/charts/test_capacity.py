@@ -15,7 +15,7 @@ import yaml
 from platformctl.app import capacity
 from platformctl.config.release import Release
 
-from tests.charts import render
+from tools.charts import render
 
 REPO = render.REPO
 

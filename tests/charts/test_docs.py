@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.charts import readme_table, render
+from tools.charts import readme_table, render
 
 
 @pytest.mark.parametrize("chart", render.OWN_CHARTS)
@@ -13,7 +13,7 @@ def test_readme_values_table_in_sync(chart):
     path = render.CHARTS / chart
     current = readme_table.readme_section((path / "README.md").read_text())
     assert current == readme_table.table(path), (
-        f"charts/{chart}/README.md is stale: run `.venv/bin/python tests/charts/readme_table.py --write`"
+        f"charts/{chart}/README.md is stale: run `.venv/bin/python tools/charts/readme_table.py --write`"
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from platformctl.app.values import COMPANION_IMAGES
 
-from tests.charts import render
+from tools.charts import render
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 IMAGE_RELEASES = [r for r in render.RELEASES if r.image]
@@ -51,7 +51,7 @@ def test_anything_but_a_sha256_digest_is_refused(rel: render.Release, bad: str) 
 
 
 def test_rendered_images_follow_versions_yaml() -> None:
-    """What the suite renders (tests/charts/render.py, like the generated values) carries the digest
+    """What the suite renders (tools/charts/render.py, like the generated values) carries the digest
     exactly where versions.yaml has one."""
     for rel in IMAGE_RELEASES:
         pin = render.versions()["images"][rel.image]

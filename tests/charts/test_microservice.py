@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.charts import render
-from tests.charts.validate import validate_object
+from tools.charts import render
+from tools.charts.validate import validate_object
 
 USERS = render.release("users")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.charts import render
+from tools.charts import render
 
 POOL_0 = {"name": "pool-0", "servers": 4, "drivesPerServer": 2, "size": "10Gi"}
 POOL_1 = {"name": "pool-1", "servers": 4, "drivesPerServer": 1, "size": "20Gi"}

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from tests.charts import render
 from tests.charts.netpol import Pod, connection_allowed, isolated
+from tools.charts import render
 
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
 OWN_IMAGES = {"users", "auth", "notifications"}

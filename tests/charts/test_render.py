@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.charts import render
-from tests.charts.validate import CUSTOM_KINDS, kind_of, validate_object
+from tools.charts import render
+from tools.charts.validate import CUSTOM_KINDS, kind_of, validate_object
 
 KUBE = render.versions()["kubernetes"]
 

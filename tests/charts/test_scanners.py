@@ -12,7 +12,7 @@ import yaml
 from platformctl.adapters.tools import find_tool
 from platformctl.app import images
 
-from tests.charts import render
+from tools.charts import render
 
 ACCEPTED = render.CHARTS / "accepted-findings.yaml"
 BLOCKING_TRIVY = {"HIGH", "CRITICAL"}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.charts import render
+from tools.charts import render
 
 # Per chart: a key whose type is wrong in the override, given as (dotted key, JSON value).
 WRONG_TYPES = {

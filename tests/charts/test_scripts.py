@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from platformctl.adapters.tools import find_tool
 
-from tests.charts import render
+from tools.charts import render
 
 SCRIPTS = [
     render.CHARTS / "rabbitmq" / "files" / "prepare.sh",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.charts import render
+from tools.charts import render
 
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 

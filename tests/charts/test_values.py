@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from tests.charts import render
+from tools.charts import render
 
 ALL_RELEASES = [r.name for r in render.RELEASES] + list(render.UPSTREAM)
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private|credential|access.?key|cookie)", re.I)

@@ -16,7 +16,7 @@ from platformctl.config.secret_map import SecretMap
 from psycopg import sql
 
 from tests.fixtures.servers import S3Server, seaweedfs
-from tests.integration.fake_kube import FakeKubeAPI, running_fake
+from tools.fake_kube import FakeKubeAPI, running_fake
 
 
 @pytest.fixture(scope="session")

@@ -103,7 +103,7 @@ def test_kube_api_error_is_one_line(seeded, smap, fake_kube):
 
 
 def test_kube_context_must_be_the_envs(tmp_path):
-    from tests.integration.fake_kube import running_fake
+    from tools.fake_kube import running_fake
 
     missing = pytest.raises(KubernetesError, match="kube context 'kind-platform-dev' for dev is missing")
     with running_fake(tmp_path, context="kind-someone-else") as (_, kubeconfig), missing:
@@ -114,7 +114,7 @@ def test_kube_context_must_be_the_envs(tmp_path):
 
 def test_kube_context_override_names_another_cluster(tmp_path, monkeypatch):
     """PLATFORMCTL_KUBE_CONTEXT replaces the env's context (a test cluster); the check itself stays."""
-    from tests.integration.fake_kube import running_fake
+    from tools.fake_kube import running_fake
 
     monkeypatch.setenv("PLATFORMCTL_KUBE_CONTEXT", "kind-someone-else")
     with running_fake(tmp_path, context="kind-someone-else") as (_, kubeconfig):
@@ -151,7 +151,7 @@ def test_cli_unknown_secret_is_usage_error(run_cli):
 def test_kube_context_pointing_elsewhere_is_refused(tmp_path):
     import yaml
 
-    from tests.integration.fake_kube import running_fake
+    from tools.fake_kube import running_fake
 
     with running_fake(tmp_path) as (_, kubeconfig):
         data = yaml.safe_load(kubeconfig.read_text())

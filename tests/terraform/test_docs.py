@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform.docs_tables import documented_dirs, render
 from tests.terraform.tfkit import TERRAFORM_DIR, where
+from tools.terraform.docs_tables import documented_dirs, render
 
 
 @pytest.mark.parametrize("folder", documented_dirs(), ids=lambda p: where(p))
@@ -16,7 +16,7 @@ def test_readme_tables_in_sync(folder: Path) -> None:
     current = readme.read_text()
     assert render(current, folder) == current, (
         f"{where(readme)}: inputs/outputs table is out of date; "
-        "run `python -m tests.terraform.docs_tables --write`"
+        "run `python -m tools.terraform.docs_tables --write`"
     )
 
 

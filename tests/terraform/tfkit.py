@@ -14,19 +14,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import yaml
-from hcl2 import SerializationOptions
 from platformctl.config import environments
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TERRAFORM_DIR = REPO_ROOT / "terraform"
-MODULES = ("release-plan", "cluster-kind", "cluster-eks", "platform")
-STACKS = ("cluster", "platform", "release-plan")
+from tools.terraform.hcl import (  # noqa: F401 (re-exported for the Terraform tests)
+    MODULES,
+    REPO_ROOT,
+    STACKS,
+    TERRAFORM_DIR,
+    blocks,
+    parse_hcl,
+    resources,
+    tf_files,
+    unwrap,
+    where,
+)
+
 ENVS = environments.names()
 
 _SKIP_TOP = {"proc", "sys", "dev", "run"}
-_HCL_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 
 
 @cache
@@ -118,22 +124,6 @@ def run_tf(
     return proc
 
 
-def where(path: Path) -> str:
-    """A path as the repository knows it (or as is, for temporary copies)."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def parse_hcl(path: Path) -> dict[str, Any]:
-    with path.open() as handle:
-        try:
-            return dict(hcl2.load(handle, serialization_options=_HCL_OPTIONS))
-        except Exception as exc:
-            raise AssertionError(f"{where(path)}: cannot parse HCL: {exc}") from exc
-
-
 def in_hidden_dir(path: Path) -> bool:
     """True under a dot-directory of terraform/: `.terraform/` (init) or `.dev/<stack>/` (the dev working
     directories platformctl builds from symlinks to the stacks; terraform fmt skips them too)."""
@@ -150,30 +140,3 @@ def terraform_tree(suffixes: tuple[str, ...] = (".tf",)) -> list[Path]:
 def terraform_folders() -> list[Path]:
     """Every folder of terraform/ that holds .tf files, without hidden directories."""
     return sorted({p.parent for p in terraform_tree()})
-
-
-def tf_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.tf"))
-
-
-def blocks(folder: Path, kind: str) -> list[tuple[Path, str, dict[str, Any]]]:
-    """(file, name, body) of every top-level `kind` block (variable, output, module...) in a folder."""
-    found = []
-    for path in tf_files(folder):
-        for entry in parse_hcl(path).get(kind, []):
-            found.extend((path, name, body) for name, body in entry.items())
-    return found
-
-
-def resources(folder: Path, rtype: str) -> list[tuple[Path, str, dict[str, Any]]]:
-    found = []
-    for path, kind, body in blocks(folder, "resource"):
-        if kind == rtype:
-            found.extend((path, name, attrs) for name, attrs in body.items())
-    return found
-
-
-def unwrap(expr: Any) -> str:
-    """`${expr}` -> `expr`; other values as text."""
-    text = str(expr)
-    return text[2:-1] if text.startswith("${") and text.endswith("}") else text

@@ -1,6 +1,6 @@
 """`platformctl backup`: the Job it makes from the real rendered CronJob (both API versions), the runner's
 arguments, how the runner's last line becomes our output and exit code, and the image's build inputs.
-The Jobs themselves run on the cluster in the end-to-end run (tests/e2e/backup_restore.py)."""
+The Jobs themselves run on the cluster in the end-to-end run (tools/e2e/backup_restore.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from platformctl.app import backup
 from platformctl.config import release
 from platformctl.errors import KubernetesError, UsageError
 
-from tests.charts import render
-from tests.charts.validate import validate_object
+from tools.charts import render
+from tools.charts.validate import validate_object
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -212,7 +212,7 @@ def test_the_scripts_take_json() -> None:
     scripts = [name for name, run in bench.BENCHMARKS if run is not bench.setup_rows]
     assert scripts == ["charts render + validate", "secrets sync (200 secrets)", "services"]
     for argv in (
-        ["tests/charts/bench_render.py"],
+        ["tools/charts/bench_render.py"],
         ["-m", "platformctl.app.bench_secrets"],
         ["services/bench.py"],
     ):

@@ -102,10 +102,10 @@ def test_dev_without_kube_context_docker_or_provider_registry(machine, monkeypat
 
 
 def test_existing_cluster_site_without_kube_context_fails(machine, monkeypatch, capsys):
-    monkeypatch.setenv(site.ENV_VAR, "tests/e2e/site.yaml")
+    monkeypatch.setenv(site.ENV_VAR, "tools/e2e/site.yaml")
     code, rows, err = run_doctor(monkeypatch, capsys, "--env", "dev", "doctor")
     assert code == 3
-    assert rows["site"][0] == "ok" and "tests/e2e/site.yaml" in rows["site"][1]
+    assert rows["site"][0] == "ok" and "tools/e2e/site.yaml" in rows["site"][1]
     status, detail = rows["kube context"]
     assert status == "FAIL" and "k8s-harness" in detail and "fix: " in detail and "KUBECONFIG" in detail
     # existing cluster + helm installer: apply runs no Terraform stack that needs a provider
@@ -117,7 +117,7 @@ def test_existing_cluster_site_without_kube_context_fails(machine, monkeypatch, 
 
 
 def test_no_build_on_an_existing_cluster_needs_no_docker(machine, monkeypatch, capsys):
-    monkeypatch.setenv(site.ENV_VAR, "tests/e2e/site.yaml")
+    monkeypatch.setenv(site.ENV_VAR, "tools/e2e/site.yaml")
     _, rows, err = run_doctor(monkeypatch, capsys, "--env", "dev", "doctor", "--no-build")
     status, detail = rows["docker"]
     assert status == "ok" and "not needed" in detail
@@ -132,7 +132,7 @@ def test_what_apply_needs_per_env_and_site():
     staging = doctor.needs("staging", site.Site())
     assert (staging.cluster, staging.stacks, staging.delivery) == ("eks", ("cluster", "platform"), "registry")
     assert staging.docker and doctor.needs("staging", site.Site(), build=False).docker is None
-    harness = site.load({site.ENV_VAR: "tests/e2e/site.yaml"})
+    harness = site.load({site.ENV_VAR: "tools/e2e/site.yaml"})
     e2e = doctor.needs("dev", harness)
     assert (e2e.cluster, e2e.stacks, e2e.delivery) == ("existing", (), "docker")
     assert e2e.docker and doctor.needs("dev", harness, build=False).docker is None
@@ -160,8 +160,8 @@ def _kubeconfig(path: Path, contexts: list[str], current: str) -> Path:
 
 
 def test_kube_context_rows(machine, monkeypatch):
-    harness = site.load({site.ENV_VAR: "tests/e2e/site.yaml"})
-    monkeypatch.setenv(site.ENV_VAR, "tests/e2e/site.yaml")
+    harness = site.load({site.ENV_VAR: "tools/e2e/site.yaml"})
+    monkeypatch.setenv(site.ENV_VAR, "tools/e2e/site.yaml")
     config = _kubeconfig(machine / "kubeconfig", ["k8s-harness", "other"], "other")
     monkeypatch.setenv("KUBECONFIG", str(config))
     check = doctor.kube_check("dev", doctor.needs("dev", harness))

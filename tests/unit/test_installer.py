@@ -85,9 +85,9 @@ def test_waves_follow_the_real_plan(env, tmp_path):
 
 
 def test_overlay_is_the_last_values_file(tmp_path):
-    plan = release_plan.from_terraform("dev", state_root=tmp_path, overlay="tests/e2e/values")
+    plan = release_plan.from_terraform("dev", state_root=tmp_path, overlay="tools/e2e/values")
     users = next(r for r in plan if r.name == "users")
-    assert users.values_files[-1] == "tests/e2e/values/users.yaml"
+    assert users.values_files[-1] == "tools/e2e/values/users.yaml"
     assert users.generated_file == "values/generated/dev/users.yaml"
     assert yaml.safe_load((ROOT / users.values_files[-1]).read_text())["image"]["pullPolicy"] == "Never"
 

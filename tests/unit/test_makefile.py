@@ -78,8 +78,8 @@ def test_switches_reach_platformctl(args, expected):
 
 
 def test_site_travels_in_the_environment():
-    result = _make(REPO, "-n", "-p", "apply", "SITE=tests/e2e/site.yaml")
-    assert "PLATFORMCTL_SITE := tests/e2e/site.yaml" in result.stdout
+    result = _make(REPO, "-n", "-p", "apply", "SITE=tools/e2e/site.yaml")
+    assert "PLATFORMCTL_SITE := tools/e2e/site.yaml" in result.stdout
 
 
 def test_clean_stops_the_dev_vault_and_removes_devs_terraform_dir():

@@ -1,4 +1,4 @@
-"""Site profiles: parsed strictly, every replacement listed with its reason (tests/e2e/site.yaml too)."""
+"""Site profiles: parsed strictly, every replacement listed with its reason (tools/e2e/site.yaml too)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_no_profile_means_the_repository_defaults():
 
 
 def test_the_harness_profile_lists_every_replacement():
-    profile = site.load({site.ENV_VAR: "tests/e2e/site.yaml"})
+    profile = site.load({site.ENV_VAR: "tools/e2e/site.yaml"})
     rows = dict(profile.replacements())
     assert profile.cluster and profile.cluster.kube_context == "k8s-harness"
     assert profile.installer_name == "helm"
@@ -30,7 +30,7 @@ def test_the_harness_profile_lists_every_replacement():
     }
     assert {*upstream, "cert-manager", "minio"} == set(profile.skip_releases)
     assert all(len(why) > 10 for why in rows.values())
-    assert profile.overlay_dir(repo_root()) == repo_root() / "tests" / "e2e" / "values"
+    assert profile.overlay_dir(repo_root()) == repo_root() / "tools" / "e2e" / "values"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Run from the repository root: `.venv/bin/python -m platformctl.app.bench_secrets [--json FILE]`.
 The Kubernetes
-side is the FakeKubeAPI of tests/integration (the real client over HTTP; no cluster exists here).
+side is the FakeKubeAPI of tools/fake_kube.py (the real client over HTTP; no cluster exists here).
 
 Figure: `secrets_sync.sync` of COUNT Secrets into an empty namespace (a first run: every Secret applied).
 Reference, in the same run against the same servers: a plain sequential loop of the same Vault reads and
@@ -53,7 +53,7 @@ def secret_map(count: int = COUNT, namespace: str = "apps") -> SecretMap:
 def _fake_kube(workdir: Path) -> Iterator[Path]:
     """The FakeKubeAPI in a process of its own, so that it does not share this process's GIL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.fake_kube", str(workdir)],
+        [sys.executable, "-m", "tools.fake_kube", str(workdir)],
         cwd=repo_root(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -68,8 +68,9 @@ def is_own_image(services: Path, name: str) -> bool:
 
 
 def _inputs(services: Path, name: str) -> Iterator[Path]:
-    if name != BACKUP:
-        yield dockerfile(services, name)
+    shared = dockerfile(services, name)
+    if name != BACKUP and shared.is_file():
+        yield shared
     folders = (services / name,) if name == BACKUP else (services / "common", services / name)
     for folder in folders:
         for path in sorted(folder.rglob("*")):

@@ -6,7 +6,7 @@ sequential loop of the same Vault reads and Secret applies. The table shows figu
 and a verdict ("ok" or "MISS"), decided from the ratio as printed. The command exits 0 whatever the
 figures (they are information); with --check a missed goal is an error (exit 1, one line naming the rows).
 
-Protocol of a benchmark script (tests/charts/bench_render.py, platformctl.app.bench_secrets,
+Protocol of a benchmark script (tools/charts/bench_render.py, platformctl.app.bench_secrets,
 services/bench.py):
 it prints its own figures for a human, writes {"rows": [ROW, ...]} as JSON to the file named by its
 `--json FILE` argument, and exits 0 when it measured something; ROW is
@@ -275,7 +275,7 @@ def _script(name: str, *argv: str) -> Benchmark:
 # (name, how to run it). Each returns its rows; figures and their references come from the same run.
 BENCHMARKS: list[tuple[str, Benchmark]] = [
     ("setup (second run)", setup_rows),
-    ("charts render + validate", _script("charts render + validate", "tests/charts/bench_render.py")),
+    ("charts render + validate", _script("charts render + validate", "tools/charts/bench_render.py")),
     (
         "secrets sync (200 secrets)",
         _script("secrets sync (200 secrets)", "-m", "platformctl.app.bench_secrets"),

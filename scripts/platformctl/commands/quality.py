@@ -19,7 +19,7 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     test: argparse.ArgumentParser = verbs.add_parser(
         "test",
         help="every test suite that needs no cluster (pytest)",
-        description="Run pytest over tests/ and services/ except tests/e2e and tests/smoke; JUnit XML goes "
+        description="Run pytest over tests/ and services/ except tools/e2e and tests/smoke; JUnit XML goes "
         "to reports/junit/test.xml. Extra arguments after -- go to pytest.",
     )
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (after --)")

@@ -19,8 +19,8 @@ from platformctl.adapters.kube import KubeSecrets, secret_manifest
 from platformctl.config import secret_map
 from platformctl.config.paths import repo_root
 
-from tests.e2e.cluster import E2EError, kubectl
-from tests.e2e.portforward import forward
+from tools.e2e.cluster import E2EError, kubectl
+from tools.e2e.portforward import forward
 
 MANIFEST = Path(__file__).resolve().parent / "manifests" / "seaweedfs.yaml"
 NAMESPACE = "e2e-s3"

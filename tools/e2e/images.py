@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from platformctl.config.versions import Versions
 
-from tests.e2e.cluster import E2EError
+from tools.e2e.cluster import E2EError
 
 HERE = Path(__file__).resolve().parent
 STAND_INS = ("postgresql", "rabbitmq")
@@ -30,7 +30,7 @@ class Build:
 
 
 def e2e_image(release: str) -> str:
-    """The stand-in tag a release's e2e values use (tests/e2e/values/<release>.yaml is its one source)."""
+    """The stand-in tag a release's e2e values use (tools/e2e/values/<release>.yaml is its one source)."""
     image = yaml.safe_load((HERE / "values" / f"{release}.yaml").read_text())["image"]
     return f"{image['repository']}:{image['tag']}"
 

@@ -1,4 +1,4 @@
-"""Helper tests of the e2e driver (no cluster needed). The run itself is `make e2e` (tests/e2e/driver.py),
+"""Helper tests of the e2e driver (no cluster needed). The run itself is `make e2e` (tools/e2e/driver.py),
 which needs the harness; it is not a pytest test so that its output streams as the make targets run.
 """
 
@@ -8,7 +8,7 @@ import yaml
 from platformctl.config import site, versions
 from platformctl.config.paths import repo_root
 
-from tests.e2e import driver, images
+from tools.e2e import driver, images
 
 ROOT = repo_root()
 

@@ -1,6 +1,6 @@
 """Inputs/outputs tables of the Terraform modules' READMEs, generated from variables.tf and outputs.tf.
 
-`python -m tests.terraform.docs_tables --write` rewrites the part of each README between the markers;
+`python -m tools.terraform.docs_tables --write` rewrites the part of each README between the markers;
 test_docs.py fails when a README is out of date.
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.terraform.tfkit import MODULES, STACKS, TERRAFORM_DIR, blocks, unwrap
+from tools.terraform.hcl import MODULES, STACKS, TERRAFORM_DIR, blocks, unwrap
 
 BEGIN = "<!-- BEGIN_TF_TABLES -->"
 END = "<!-- END_TF_TABLES -->"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.cluster import E2EError
-from tests.e2e.outbox_broker_restart import OutboxFigures, phases, verdict
+from tools.e2e.cluster import E2EError
+from tools.e2e.outbox_broker_restart import OutboxFigures, phases, verdict
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 COUNTS = {"logins": 3, "failed_logins": 0, "recorded": 3, "published": 3, "delivered": 3}

@@ -1,5 +1,5 @@
 """Values table of a chart's README, generated from values.yaml (defaults, comments) and
-values.schema.json (types). `python tests/charts/readme_table.py --write` refreshes every README."""
+values.schema.json (types). `python tools/charts/readme_table.py --write` refreshes every README."""
 
 from __future__ import annotations
 

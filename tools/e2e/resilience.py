@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from tests.e2e import load
-from tests.e2e.cluster import E2EError
-from tests.e2e.portforward import forward
+from tools.e2e import load
+from tools.e2e.cluster import E2EError
+from tools.e2e.portforward import forward
 
 ROTATIONS = ("auth-jwt", "users-db-password")
 ROTATION_LOAD_SECONDS = 150

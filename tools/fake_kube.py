@@ -196,7 +196,7 @@ def running_fake(
 
 
 def main() -> None:
-    """Serve in a process of its own (benchmarks): `python -m tests.integration.fake_kube DIR`.
+    """Serve in a process of its own (benchmarks): `python -m tools.fake_kube DIR`.
 
     Prints the kubeconfig path, then serves until stdin closes; GET /debug/applies returns the count.
     """

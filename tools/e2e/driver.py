@@ -1,9 +1,9 @@
 """The end-to-end run (`make e2e`): the product's own make targets on the cluster of $KUBECONFIG.
 
-Made for the local k8s harness (tests/e2e/README.md). In order, from an empty cluster:
+Made for the local k8s harness (tools/e2e/README.md). In order, from an empty cluster:
   1. stand-in images for the upstream images the harness cannot pull (postgres, rabbitmq, an S3 store);
   2. `platformctl vault dev`, then the site's S3 store (SeaweedFS in e2e-s3) with the notifications key;
-  3. `make apply ENV=dev SITE=tests/e2e/site.yaml`  (namespaces, images, secrets, values, releases, smoke);
+  3. `make apply ENV=dev SITE=tools/e2e/site.yaml`  (namespaces, images, secrets, values, releases, smoke);
   4. `make smoke`;  backup and restore: users created, `make backup`, deleted, `make restore` (refused
   without FORCE=1), the same users log in, then the PostgreSQL pod deleted and the data still there;
   5. `make rotate` of the JWT key and the database password under an in-cluster login
@@ -32,13 +32,13 @@ from platformctl.config import versions
 from platformctl.config.paths import repo_root
 from platformctl.context import render_table
 
-from tests.e2e import images, s3_stand_in
-from tests.e2e.backup_restore import run_backup_restore
-from tests.e2e.cluster import E2EError, not_ready
-from tests.e2e.outbox_broker_restart import run_broker_restart
-from tests.e2e.resilience import run_pod_deletion, run_rotation
+from tools.e2e import images, s3_stand_in
+from tools.e2e.backup_restore import run_backup_restore
+from tools.e2e.cluster import E2EError, not_ready
+from tools.e2e.outbox_broker_restart import run_broker_restart
+from tools.e2e.resilience import run_pod_deletion, run_rotation
 
-SITE = "tests/e2e/site.yaml"
+SITE = "tools/e2e/site.yaml"
 NAMESPACES = ("apps", "data", "platform")
 SECOND_APPLY_GOAL = 60.0
 LOCK_WAIT = 30 * 60.0  # another run on the same cluster (a second checkout) is waited for, this long

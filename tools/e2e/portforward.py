@@ -10,7 +10,7 @@ from platformctl.adapters import portforward
 from platformctl.adapters.tools import find_tool
 from platformctl.errors import KubernetesError
 
-from tests.e2e.cluster import E2EError
+from tools.e2e.cluster import E2EError
 
 
 @contextmanager

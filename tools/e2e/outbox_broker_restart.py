@@ -25,10 +25,10 @@ import boto3
 import psycopg
 from botocore.config import Config
 
-from tests.e2e import load
-from tests.e2e.cluster import E2EError
-from tests.e2e.portforward import forward
-from tests.e2e.resilience import postgres_password, test_user
+from tools.e2e import load
+from tools.e2e.cluster import E2EError
+from tools.e2e.portforward import forward
+from tools.e2e.resilience import postgres_password, test_user
 
 JOB = "e2e-load-broker-restart"
 LOAD_SECONDS = 150  # covers the logins before, the restart (a minute or so on the harness) and after it

@@ -1,6 +1,6 @@
 """Benchmark (make bench): render and validate every chart x env, against plain helm on the same renders.
 
-Run: .venv/bin/python tests/charts/bench_render.py [--json FILE] [--rounds N]
+Run: .venv/bin/python tools/charts/bench_render.py [--json FILE] [--rounds N]
 
 Figure: what the chart tests do, i.e. render every release x env with `render.render_many` (in parallel,
 parsed), again for the harness's Kubernetes version, then validate every object against each Kubernetes
@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.charts import render
-from tests.charts.validate import validate_object
+from tools.charts import render
+from tools.charts.validate import validate_object
 
 ROUNDS = 3
 GOAL_MAX_RATIO = 2.5

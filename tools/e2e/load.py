@@ -14,7 +14,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from tests.e2e.cluster import E2EError
+from tools.e2e.cluster import E2EError
 
 NAMESPACE = "apps"
 SECRET = "e2e-load-login"

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 from platformctl.config.paths import repo_root
 
-from tests.e2e.cluster import E2EError, kubectl
-from tests.e2e.portforward import forward
+from tools.e2e.cluster import E2EError, kubectl
+from tools.e2e.portforward import forward
 
 USERS = 5
 LOGIN_WAIT = 120.0  # seconds the users service may need to serve again after PostgreSQL came back

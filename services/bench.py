@@ -148,8 +148,10 @@ def bind_probe_queue(vhost_name: str) -> None:
     asyncio.run(declare())
 
 
-def start(package: str, env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start(
+    package: str, env: dict[str, str], log_dir: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
     prefix = package.removesuffix("_service").upper()
     log = (log_dir / f"{package}.log").open("wb")
     full_env = {**os.environ, **env, f"{prefix}_PORT": str(port), f"{prefix}_LOG_LEVEL": "WARNING"}
@@ -181,12 +183,12 @@ async def login_count(auth: str, credentials: dict[str, str], seconds: float) ->
     return counts["ok"], counts["failed"], time.monotonic() - started
 
 
-async def fixed_rate_latencies(url: str) -> list[float]:
+async def fixed_rate_latencies(url: str, headers: dict[str, str]) -> list[float]:
     latencies: list[float] = []
 
     async def one(client: httpx.AsyncClient, scheduled: float) -> None:
         await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
-        response = await client.get(url)
+        response = await client.get(url, headers=headers)
         response.raise_for_status()
         latencies.append(time.monotonic() - scheduled)
 
@@ -220,9 +222,13 @@ def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
     info = psycopg.conninfo.conninfo_to_dict(POSTGRES_DSN)
     (folder / "rabbit-user").write_text(RABBITMQ[2])
     (folder / "rabbit-password").write_text(RABBITMQ[3])
+    internal_port = free_port()  # the credential check auth-ms calls is on users-ms's internal port only
+    auth_port = free_port()  # users-ms verifies the tokens auth-ms issues against its JWKS
     users, users_url = start(
         "users_service",
         {
+            "USERS_INTERNAL_PORT": str(internal_port),
+            "USERS_JWKS_URL": f"http://127.0.0.1:{auth_port}/auth-ms/.well-known/jwks.json",
             "USERS_DB_HOST": str(info.get("host", "127.0.0.1")),
             "USERS_DB_PORT": str(info.get("port", 5432)),
             "USERS_DB_NAME": db_name,
@@ -241,10 +247,17 @@ def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
     auth, auth_url = start(
         "auth_service",
         {
-            "AUTH_USERS_URL": users_url,
+            "AUTH_USERS_URL": f"http://127.0.0.1:{internal_port}",
             "AUTH_JWT_KEYSET_FILE": str(write_keyset(folder, "bench")),
+            # Every bench client shares 127.0.0.1: the per-client bucket (1/s, burst 60) would turn the
+            # throughput loop into 429s; the timing of refused logins (401) needs more than the account's 5
+            # free failures. The limits themselves are measured by their tests, not here.
+            "AUTH_LOGIN_CLIENT_BURST": "1000000",
+            "AUTH_LOGIN_CLIENT_PER_SECOND": "100000",
+            "AUTH_LOGIN_ACCOUNT_FREE_FAILURES": "1000",
         },
         folder,
+        auth_port,
     )
     try:
         email = f"bench.{secrets.token_hex(4)}@example.org"
@@ -272,7 +285,9 @@ def run(folder: Path, db_name: str, vhost_name: str | None) -> dict[str, float]:
             "login_errors": sum(failed for _, failed, _ in logins),
             "ratio_logins_to_bcrypt": rate / bound,
         }
-        latencies = asyncio.run(fixed_rate_latencies(f"{users_url}/users-ms/users/{created['id']}"))
+        token = httpx.post(f"{auth_url}/auth-ms/auth/login", json=credentials, timeout=60).json()
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        latencies = asyncio.run(fixed_rate_latencies(f"{users_url}/users-ms/users/{created['id']}", bearer))
         figures |= {
             "get_user_rate_per_s": GET_RATE,
             "get_user_requests": len(latencies),

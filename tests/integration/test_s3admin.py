@@ -133,7 +133,7 @@ def test_storage_verb_with_iam_backend(run_cli, iam_s3, consumer, seeded, smap, 
         lambda: smap.model_copy(update={"rotations": {PATH: _spec(smap, user)}}),
     )
     argv = ("storage", "ensure", "--env", seeded.env, "--endpoint", iam_s3.endpoint)
-    code, out, err = run_cli(*argv)
+    code, out, err = run_cli(*argv, "--admin-api", "none")
     assert code == 0 and "consumer users skipped: no admin API chosen" in out, err  # never silent
     code, out, err = run_cli(*argv, "--admin-api", "iam")
     assert code == 0, err

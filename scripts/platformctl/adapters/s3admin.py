@@ -26,24 +26,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from platformctl.errors import ConfigError
 
 BACKENDS = ("minio", "iam")
+# The admin API when PLATFORMCTL_S3_ADMIN_API says none: MinIO, the platform's own store (storage ensure and
+# rotation agree on it).
+DEFAULT_BACKEND = "minio"
 
 
 def user_policy(bucket: str, prefix: str = "", user: str = "") -> dict[str, Any]:
-    """Least privilege for one consumer: list its bucket, read/write objects under its prefix only (and
-    delete them, for a consumer that prunes its own objects: storage.PRUNING_CONSUMERS)."""
-    from platformctl.adapters.storage import object_actions
+    """The consumer user's own least-privilege policy (storage.consumer_policy, no principal)."""
+    from platformctl.adapters.storage import consumer_policy
 
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-            {
-                "Effect": "Allow",
-                "Action": object_actions(user),
-                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
-            },
-        ],
-    }
+    return consumer_policy(bucket, user, prefix)
 
 
 class S3Admin(Protocol):
@@ -205,7 +197,7 @@ def from_env(environ: Mapping[str, str], admin_creds: Mapping[str, str]) -> S3Ad
     if not endpoint:
         raise ConfigError("no S3 endpoint: set PLATFORMCTL_S3_ENDPOINT (the admin API is served there)")
     return connect(
-        environ.get("PLATFORMCTL_S3_ADMIN_API", "minio"),
+        environ.get("PLATFORMCTL_S3_ADMIN_API", DEFAULT_BACKEND),
         endpoint,
         admin_creds.get("root-user", ""),
         admin_creds.get("root-password", ""),

@@ -51,33 +51,35 @@ def object_actions(consumer: str) -> list[str]:
     return ["s3:GetObject", "s3:PutObject", *delete]
 
 
+def consumer_policy(
+    bucket: str, consumer: str, prefix: str, principal: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Least privilege for one consumer, as one document for both places it is enforced: list its bucket,
+    read/write (a pruning consumer also delete) objects under its prefix, nothing else. With `principal`
+    it is a bucket policy (listing limited to the prefix by condition); without, the consumer user's own
+    policy (IAM or MinIO admin API), whose listing is of the bucket."""
+    listing: dict[str, Any] = {
+        "Sid": "list",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}"],
+    }
+    objects: dict[str, Any] = {
+        "Sid": "objects",
+        "Effect": "Allow",
+        "Action": object_actions(consumer),
+        "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+    }
+    if principal is not None:
+        listing |= {"Principal": principal, "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}}
+        objects |= {"Principal": principal}
+    return {"Version": "2012-10-17", "Statement": [listing, objects]}
+
+
 def policy(bucket: str, consumer: str, prefix: str) -> str:
-    """Least privilege: the consumer may list its prefix and read/write (a pruning consumer also delete)
-    objects under it, nothing else."""
+    """The bucket policy of a consumer's bucket (consumer_policy with the consumer user as principal)."""
     principal = {"AWS": [f"arn:aws:iam:::user/{consumer}"]}
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "list",
-                    "Effect": "Allow",
-                    "Principal": principal,
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [f"arn:aws:s3:::{bucket}"],
-                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-                },
-                {
-                    "Sid": "objects",
-                    "Effect": "Allow",
-                    "Principal": principal,
-                    "Action": object_actions(consumer),
-                    "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
-                },
-            ],
-        },
-        sort_keys=True,
-    )
+    return json.dumps(consumer_policy(bucket, consumer, prefix, principal), sort_keys=True)
 
 
 def _code(exc: ClientError) -> str:

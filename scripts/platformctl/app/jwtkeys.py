@@ -1,8 +1,10 @@
-"""The auth service's JWT key set (docs/architecture.md, "JWT key set"): Ed25519 keys, one active."""
+"""Generated secret values: the auth service's JWT key set (docs/architecture.md, "JWT key set": Ed25519 keys,
+one active) and passwords (dev seeding, rotation)."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,3 +83,8 @@ def public_keys(text: str) -> dict[str, Any]:
         private = serialization.load_pem_private_key(key["private_key_pem"].encode(), password=None)
         keys[key["kid"]] = private.public_key()
     return keys
+
+
+def new_password() -> str:
+    """A generated password (dev seeding and rotation): 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)

@@ -7,7 +7,6 @@ each one is undone in reverse order when a later one fails.
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -61,7 +60,7 @@ def spec_for(secret_map: SecretMap, name: str) -> RotationSpec:
 def new_value(spec: RotationSpec, old: str) -> str:
     if spec.kind == "jwt-keyset":
         return jwtkeys.rotate(old, timedelta(seconds=spec.max_token_lifetime_seconds))
-    return secrets.token_urlsafe(32)
+    return jwtkeys.new_password()
 
 
 def describe(plan: Plan, vault: Vault) -> list[str]:

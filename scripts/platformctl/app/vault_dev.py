@@ -27,7 +27,7 @@ def generate(generator: str) -> str:
         return generator.removeprefix("fixed:")
     if generator == "jwt-keyset":
         return jwtkeys.new_keyset()
-    return secrets.token_urlsafe(32)
+    return jwtkeys.new_password()
 
 
 def seed(vault: Vault, secret_map: SecretMap) -> list[str]:

@@ -33,9 +33,10 @@ def register(verbs: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--admin-api",
         choices=[*s3admin.BACKENDS, "none"],
-        default=os.environ.get("PLATFORMCTL_S3_ADMIN_API", "none"),
+        default=os.environ.get("PLATFORMCTL_S3_ADMIN_API", s3admin.DEFAULT_BACKEND),
         help="user/key admin API: minio (MinIO admin, the cluster's store), iam (AWS IAM API, e.g. "
-        "SeaweedFS) or none (skip consumer users); default $PLATFORMCTL_S3_ADMIN_API, else none",
+        f"SeaweedFS) or none (skip consumer users); default $PLATFORMCTL_S3_ADMIN_API, else "
+        f"{s3admin.DEFAULT_BACKEND} (as for rotation)",
     )
     parser.set_defaults(handler=handle)
     return parser

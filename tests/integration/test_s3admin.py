@@ -173,11 +173,13 @@ def test_rotate_dry_run_describes_the_key_steps(run_cli, seeded, smap, monkeypat
     assert seeded.read(PATH) == before
 
 
-def test_secret_map_rejects_an_undeclared_user_key(smap):
-    from platformctl.config.secret_map import SecretMap
+def test_secret_map_rejects_an_undeclared_user_key():
+    import yaml
+    from platformctl.config.secret_map import SecretMap, default_path
     from pydantic import ValidationError
 
-    raw = smap.model_dump()
+    raw = yaml.safe_load(default_path().read_text())  # the file as written (a validated map lists
+    # its mounts' releases among the consumers too, so its dump is not the file's shape)
     raw["rotations"][PATH]["user_key"] = "no-such-key"
     with pytest.raises(ValidationError, match="uses kv/<env>/notifications-s3 key 'no-such-key'"):
         SecretMap.model_validate(raw)

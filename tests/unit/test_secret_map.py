@@ -54,3 +54,36 @@ def test_every_rotation_and_secret_uses_declared_vault_keys(tmp_path):
 
 def test_secrets_for_a_release_are_sorted():
     assert secret_map.load().secrets_for("notifications") == ["notifications-s3", "rabbitmq-app"]
+
+
+def test_mounts_make_consumers_and_are_checked(tmp_path: Path) -> None:
+    """A mount makes its release a consumer (secrets_for, rotation rolls); a mount's settings name keys of
+    the Secret, end in _FILE, are set once per release; a release is listed once; a mount goes somewhere."""
+    smap = secret_map.load()
+    assert smap.secrets["rabbitmq-app"].consumers == ["users", "notifications"]
+    assert smap.secrets_for("users") == ["rabbitmq-app", "users-admin", "users-db"]
+    head = "vault: {a: {k: password, j: password}}\nsecrets:\n"
+    cases = {
+        "s: {namespace: n, path: a, keys: {x: k}, mounts: {r: {settings: {R_FILE: y}}}}": (
+            "secrets.s.mounts.r.settings.R_FILE: 'y' is not a key of Secret s (its keys: x)"
+        ),
+        "s: {namespace: n, path: a, keys: {x: k}, consumers: [r], mounts: {r: {}}}": (
+            "secrets.s: r is under both `consumers` and `mounts`; list it under `mounts` only"
+        ),
+        "s: {namespace: n, path: a, keys: {x: k}, mounts: {r: {pods: false, migration: false}}}": (
+            "secrets.s.mounts.r: `pods` and `migration` are both false"
+        ),
+        "s: {namespace: n, path: a, keys: {x: k}, mounts: {r: {settings: {R_PASSWORD: x}}}}": (
+            "secrets.s.mounts.r.settings.R_PASSWORD: a setting that names a file ends in _FILE"
+        ),
+        "s: {namespace: n, path: a, keys: {x: k}, mounts: {r: {settings: {R_FILE: x}}}}\n"
+        "  t: {namespace: n, path: a, keys: {y: j}, mounts: {r: {settings: {R_FILE: y}}}}": (
+            "secrets.t.mounts.r.settings.R_FILE: also set by secrets.s.mounts.r; name each file setting once"
+        ),
+    }
+    bad = tmp_path / "map.yaml"
+    for body, message in cases.items():
+        bad.write_text(head + "  " + body + "\n")
+        with pytest.raises(ConfigError) as caught:
+            secret_map.load(bad)
+        assert message in str(caught.value), body

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,8 +14,9 @@ from pathlib import Path
 
 import yaml
 from platformctl.adapters.tools import find_tool
+from platformctl.app.secret_mounts import mount_values
 from platformctl.app.values import COMPANION_IMAGES
-from platformctl.config import environments
+from platformctl.config import environments, secret_map
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
@@ -70,12 +74,30 @@ def release(name: str) -> Release:
     return next(r for r in RELEASES if r.name == name)
 
 
+@cache
+def _mounts_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="chart-mounts-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+@cache
+def map_mounts(name: str) -> Path:
+    """What `platformctl values` generates from values/secrets-map.yaml for the release (its Secret mounts
+    and `*_FILE` settings), written once per process beside the checksum fixture."""
+    path = _mounts_dir() / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(mount_values(secret_map.load(), name), sort_keys=False))
+    return path
+
+
 def values_files(rel: Release, env: str) -> list[Path]:
-    """common, env, then the generated fixture: later files win, as in `platformctl values`."""
+    """common, env, then the generated data (the checksum fixture, the map's mounts): later files win, as
+    in `platformctl values`."""
     return [
         VALUES / "common" / f"{rel.name}.yaml",
         VALUES / env / f"{rel.name}.yaml",
         GENERATED / f"{rel.name}.yaml",
+        map_mounts(rel.name),
     ]
 
 

@@ -122,7 +122,7 @@ def pytest_argv(extra: list[str]) -> list[str]:
     """pytest over every suite but the cluster ones: one worker per core (pytest-xdist), the ten slowest
     tests listed at the end, JUnit XML for CI."""
     ignores = [arg for suite in CLUSTER_SUITES for arg in ("--ignore", suite)]
-    parallel = ["-n", "auto", "--durations=10"]
+    parallel = ["-n", "auto", "--dist", "worksteal", "--durations=10"]
     return [sys.executable, "-m", "pytest", *ignores, *parallel, "--junitxml=reports/junit/test.xml", *extra]
 
 

@@ -1,11 +1,13 @@
 """`platformctl render`: the own charts of ENV's release plan rendered with helm, one file per release.
 
 Uses the generated values when `platformctl values` has written them; otherwise it renders with the
-image pins from versions.yaml only and says that secret checksums are missing.
+image pins from versions.yaml and the Secret mounts of values/secrets-map.yaml (neither needs Vault) and
+says that secret checksums are missing.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +18,9 @@ import yaml
 from platformctl.adapters import atomic
 from platformctl.adapters.tools import find_tool
 from platformctl.app import release_plan
+from platformctl.app.secret_mounts import mount_values
 from platformctl.app.values import COMPANION_IMAGES
-from platformctl.config import versions
+from platformctl.config import secret_map, versions
 from platformctl.config.paths import repo_root
 from platformctl.config.release import Release
 from platformctl.context import Context, render_table
@@ -27,7 +30,8 @@ from platformctl.errors import ConfigError
 def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
     """`-f` flags for a release's values files, and whether its generated values exist.
 
-    Without generated values (`platformctl values` needs Vault), the image pin comes from versions.yaml.
+    Without generated values (`platformctl values` needs Vault), the image pin comes from versions.yaml
+    and the Secret mounts and `*_FILE` settings from the secret map, as `platformctl values` writes them.
     """
     args: list[str] = []
     generated = True
@@ -45,7 +49,21 @@ def values_args(release: Release, root: Path) -> tuple[list[str], bool]:
         for name, key in COMPANION_IMAGES.get(release.name, {}).items():
             pin += f",{key}.image.repository={pins[name].repository},{key}.image.tag={pins[name].tag}"
         args += ["--set-string", pin]
+    if not generated:
+        args += _mount_args(mount_values(secret_map.load(), release.name))
     return args, generated
+
+
+def _mount_args(mounts: dict[str, Any]) -> list[str]:
+    """`--set` flags for what secret_mounts.mount_values generates (Secret names and file paths only)."""
+    args: list[str] = []
+    if "secretMounts" in mounts:
+        args += ["--set-json", f"secretMounts={json.dumps(mounts['secretMounts'])}"]
+    if "migration" in mounts:
+        args += ["--set-json", f"migration.secretMounts={json.dumps(mounts['migration']['secretMounts'])}"]
+    if "settings" in mounts:
+        args += ["--set-string", ",".join(f"settings.{k}={v}" for k, v in mounts["settings"].items())]
+    return args
 
 
 def helm_template_args(release: Release, root: Path) -> tuple[list[str], bool]:

@@ -16,9 +16,11 @@ def register(verbs: Any) -> argparse.ArgumentParser:
         "values",
         help="generate and validate the per-release values files for ENV",
         description="Merge values/common + values/<env> + generated data (secret checksums; image tags: "
-        "the service images' content tags, versions.yaml for the others) + the site's overlay, validate "
-        "against each own chart's values.schema.json and write values/generated/<env>/<release>.yaml "
-        "atomically. Never writes a secret value.",
+        "the service images' content tags, versions.yaml for the others; the Secret mounts and *_FILE "
+        "settings values/secrets-map.yaml gives each release) + the site's overlay, check that each "
+        "release names exactly the Secrets the map gives it, validate against each own chart's "
+        "values.schema.json and write values/generated/<env>/<release>.yaml atomically. Never writes a "
+        "secret value.",
     )
     arguments.add_releases(parser)
     parser.set_defaults(handler=handle)

@@ -98,10 +98,13 @@ async def verify_credentials(
 ) -> dict[str, Any] | None:
     """users-ms decides, and records a granted login with its login event (`source_ip` goes into the
     event); None means wrong credentials (unknown user and wrong password look the same)."""
+    headers = {"x-request-id": request_id_var.get()}
+    payload = {**body.model_dump(), "source_ip": source_ip}
     try:
-        headers = {"x-request-id": request_id_var.get()}
-        payload = {**body.model_dump(), "source_ip": source_ip}
-        response = await client.post(VERIFY_PATH, json=payload, headers=headers)
+        try:
+            response = await client.post(VERIFY_PATH, json=payload, headers=headers)
+        except httpx.ConnectError:  # nothing was sent (e.g. a pod just stopped listening): once more
+            response = await client.post(VERIFY_PATH, json=payload, headers=headers)
     except httpx.HTTPError as exc:
         raise UsersUnavailable(type(exc).__name__) from exc
     if response.status_code == 401:
@@ -114,7 +117,15 @@ async def verify_credentials(
 
 def create_app(settings: Settings) -> FastAPI:
     keys = KeyStore(settings.jwt_keyset_file)
-    users = httpx.AsyncClient(base_url=settings.users_url, timeout=settings.users_timeout_seconds)
+    # One connection per credential check, never a kept-alive one: a users-ms pod that stops (rolling
+    # update, pod deletion) closes its idle connections, and a login sent on one just then would fail
+    # with 503 (tests/test_auth_users_connection.py). A TCP connect in the cluster costs far less than
+    # the bcrypt check it carries.
+    users = httpx.AsyncClient(
+        base_url=settings.users_url,
+        timeout=settings.users_timeout_seconds,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
     limiter = LoginLimiter(settings.login_limits())
     trusted_proxies = parse_networks(settings.trusted_proxies)
 

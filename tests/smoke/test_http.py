@@ -25,8 +25,9 @@ SEED_SERVICES = ("users", "auth", "notifications")
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_probe_endpoint(service: Release, path: str, entry: Entry, http: httpx.Client,
-                        request: pytest.FixtureRequest) -> None:  # fmt: skip
+def test_probe_endpoint(
+    service: Release, path: str, entry: Entry, http: httpx.Client, request: pytest.FixtureRequest
+) -> None:
     response = http.get(f"{entry.health(service.name)}{path}")
     assert response.status_code == 200, f"{service.name} {path}: HTTP {response.status_code}"
     smoke.record(request, f"200 via {entry.kind}")
@@ -49,10 +50,17 @@ def s3_endpoint(settings: dict[str, dict[str, str]]) -> Iterator[str]:
 
 
 def _s3(endpoint: str, region: str, access_key: str, secret_key: str) -> Any:
-    config = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"},
-                    connect_timeout=5, read_timeout=10)  # fmt: skip
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key,
-                        aws_secret_access_key=secret_key, region_name=region, config=config)  # fmt: skip
+    config = Config(
+        retries={"max_attempts": 1}, s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=10
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=config,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +149,14 @@ def user(entry: Entry, http: httpx.Client) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.component(*SEED_SERVICES)
-def test_seed_flow(user: dict[str, Any], entry: Entry, http: httpx.Client, store: tuple[Any, str],
-                   settings: dict[str, dict[str, str]], request: pytest.FixtureRequest) -> None:  # fmt: skip
+def test_seed_flow(
+    user: dict[str, Any],
+    entry: Entry,
+    http: httpx.Client,
+    store: tuple[Any, str],
+    settings: dict[str, dict[str, str]],
+    request: pytest.FixtureRequest,
+) -> None:
     token = _login(entry, http, user)
     claims = _verify(entry, http, token, settings["auth"])
     assert str(claims["sub"]) == str(user["id"]), "the token's subject is not the new user"
@@ -220,12 +234,14 @@ def test_object_store_round_trip(store: tuple[Any, str], request: pytest.Fixture
 
 
 @pytest.mark.component("notifications")
-def test_object_store_refuses_wrong_credentials(s3_endpoint: str, settings: dict[str, dict[str, str]],
-                                                request: pytest.FixtureRequest) -> None:  # fmt: skip
+def test_object_store_refuses_wrong_credentials(
+    s3_endpoint: str, settings: dict[str, dict[str, str]], request: pytest.FixtureRequest
+) -> None:
     keys = cluster.secret_data("apps", "notifications-s3")
     notifications = settings["notifications"]
-    wrong = _s3(s3_endpoint, notifications["NOTIFICATIONS_S3_REGION"], keys["access-key"],
-                secrets.token_urlsafe(24))  # fmt: skip
+    wrong = _s3(
+        s3_endpoint, notifications["NOTIFICATIONS_S3_REGION"], keys["access-key"], secrets.token_urlsafe(24)
+    )
     bucket, key = notifications["NOTIFICATIONS_S3_BUCKET"], f"smoke/{secrets.token_hex(6)}"
     with pytest.raises(ClientError) as refused:
         wrong.put_object(Bucket=bucket, Key=key, Body=b"x")

@@ -54,28 +54,42 @@ def login_secret(core: Any, email: str, password: str) -> None:
 
 def _job(name: str, image: str, seconds: int) -> k8s.V1Job:
     security = k8s.V1SecurityContext(
-        run_as_non_root=True, run_as_user=1000, allow_privilege_escalation=False,
-        read_only_root_filesystem=True, capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        run_as_non_root=True,
+        run_as_user=1000,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
         seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-    )  # fmt: skip
+    )
     resources = k8s.V1ResourceRequirements(
         requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}
     )
     mount = k8s.V1VolumeMount(name="login", mount_path="/var/run/secrets/e2e-load", read_only=True)
     container = k8s.V1Container(
-        name="load", image=image, image_pull_policy="Never", security_context=security,
-        command=["python", "-c", LOOP, LOGIN_URL, str(seconds)], resources=resources, volume_mounts=[mount],
-    )  # fmt: skip
+        name="load",
+        image=image,
+        image_pull_policy="Never",
+        security_context=security,
+        command=["python", "-c", LOOP, LOGIN_URL, str(seconds)],
+        resources=resources,
+        volume_mounts=[mount],
+    )
     pod = k8s.V1PodSpec(
-        restart_policy="Never", automount_service_account_token=False, containers=[container],
-        volumes=[k8s.V1Volume(name="login", secret=k8s.V1SecretVolumeSource(secret_name=SECRET,
-                                                                            default_mode=0o440))],
-    )  # fmt: skip
+        restart_policy="Never",
+        automount_service_account_token=False,
+        containers=[container],
+        volumes=[
+            k8s.V1Volume(
+                name="login", secret=k8s.V1SecretVolumeSource(secret_name=SECRET, default_mode=0o440)
+            )
+        ],
+    )
     return k8s.V1Job(
         metadata=k8s.V1ObjectMeta(name=name, labels={"app.kubernetes.io/part-of": "e2e"}),
-        spec=k8s.V1JobSpec(backoff_limit=0, active_deadline_seconds=seconds + 120,
-                           template=k8s.V1PodTemplateSpec(spec=pod)),
-    )  # fmt: skip
+        spec=k8s.V1JobSpec(
+            backoff_limit=0, active_deadline_seconds=seconds + 120, template=k8s.V1PodTemplateSpec(spec=pod)
+        ),
+    )
 
 
 def start(batch: Any, core: Any, name: str, image: str, seconds: int) -> None:

@@ -107,10 +107,29 @@ def start(state: Path, timeout: float = 30) -> dict[str, object]:
     return data
 
 
-def enable_kv(vault: Vault) -> None:
+KV_READY_SECONDS = 15.0  # a new KV v2 mount upgrades itself first and answers 400 meanwhile
+
+
+def enable_kv(vault: Vault, ready_within: float = KV_READY_SECONDS) -> None:
+    """Mount KV v2 at the secret map's mount when it is not there, and wait until it serves reads: right
+    after the mount, reads fail for a moment ("upgrading ... unavailable for a brief period", HTTP 400),
+    which made the first `exists` of a fresh dev Vault fail."""
     mounts = vault.client.sys.list_mounted_secrets_engines()["data"]  # type: ignore[no-untyped-call]
-    if f"{vault.mount}/" not in mounts:
-        vault.client.sys.enable_secrets_engine("kv", path=vault.mount, options={"version": "2"})
+    if f"{vault.mount}/" in mounts:
+        return
+    vault.client.sys.enable_secrets_engine("kv", path=vault.mount, options={"version": "2"})
+    deadline = time.monotonic() + ready_within
+    while True:
+        try:
+            vault.exists("platformctl-readiness-probe")  # a path nobody writes: missing means ready
+            return
+        except VaultError:
+            if time.monotonic() > deadline:
+                raise VaultError(
+                    f"the new KV mount {vault.mount}/ of the dev Vault at {vault.addr} did not serve reads "
+                    f"within {ready_within:.0f}s; stop it (`platformctl vault dev --stop`) and retry"
+                ) from None
+            time.sleep(0.2)
 
 
 def up(state: Path, secret_map: SecretMap) -> tuple[dict[str, object], list[str]]:
